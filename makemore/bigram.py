@@ -1,0 +1,196 @@
+"""Bigram character models: vocabulary, encoding, the count model, the neural model, NLL and sampling."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from makemore import MakemoreError
+
+BOUNDARY = 0  # index of the token that starts and ends every word
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Index 0 is the boundary token; index i + 1 is `chars[i]`.
+
+    The boundary token is an index, not a character, so it cannot collide with the data: `boundary`
+    is only how it is shown, and is chosen to differ from every data character.
+    """
+
+    chars: tuple[str, ...]
+    boundary: str = "."
+    codepoints: torch.Tensor = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not self.chars:
+            raise ValueError("a vocabulary needs at least one character")
+        if any(len(c) != 1 for c in self.chars) or list(self.chars) != sorted(set(self.chars)):
+            raise ValueError("chars must be distinct single characters in sorted order")
+        if self.boundary in self.chars:
+            raise ValueError(f"boundary {self.boundary!r} is also a data character")
+        object.__setattr__(self, "codepoints", torch.tensor([ord(c) for c in self.chars], dtype=torch.int32))
+
+    @classmethod
+    def from_words(cls, words: Sequence[str]) -> "Vocabulary":
+        chars = tuple(sorted(set("".join(words))))
+        # "." as in the lecture; a longer label when "." is itself data, as no single character can equal it.
+        return cls(chars, boundary="." if "." not in chars else "<.>")
+
+    @property
+    def size(self) -> int:
+        return len(self.chars) + 1
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.boundary, *self.chars]
+
+    def encode(self, words: Sequence[str]) -> torch.Tensor:
+        """The indices of `.w1.w2. ... .wn.`: its consecutive pairs are exactly the bigrams of every word.
+
+        Vectorised: the text is decoded to code points once and looked up with a binary search in the
+        sorted characters, instead of a Python lookup per character.
+        """
+        text = "".join(f"\n{word}" for word in words) + "\n"  # "\n" marks the boundaries: lines never hold one
+        codepoints = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
+        positions = torch.searchsorted(self.codepoints, codepoints).clamp(max=len(self.chars) - 1)
+        is_boundary = codepoints == ord("\n")
+        unknown = ~(is_boundary | (self.codepoints[positions] == codepoints))
+        if unknown.any():
+            char = chr(codepoints[unknown.nonzero()[0, 0]].item())
+            raise MakemoreError(f"character {char!r} is not in the vocabulary")
+        return torch.where(is_boundary, BOUNDARY, positions.long() + 1)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.chars[i - 1] for i in ids)
+
+
+def split_words(words: Sequence[str], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
+    """Shuffle with a seeded generator and cut into consecutive parts of the given fractions (summing to 1)."""
+    order = torch.randperm(len(words), generator=torch.Generator().manual_seed(seed)).tolist()
+    sizes = [int(len(words) * fraction) for fraction in fractions.values()]
+    sizes[0] += len(words) - sum(sizes)  # what rounding down left over goes to the first split
+    splits, start = {}, 0
+    for (name, fraction), size in zip(fractions.items(), sizes):
+        if size == 0:
+            raise MakemoreError(f"split.{name} = {fraction} leaves the {name} split empty with {len(words)} words")
+        splits[name] = [words[i] for i in order[start : start + size]]
+        start += size
+    return splits
+
+
+def bigrams(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs `xs` and targets `ys` from an encoded sequence: each index predicts the next."""
+    return ids[:-1], ids[1:]
+
+
+def count_bigrams(xs: torch.Tensor, ys: torch.Tensor, size: int) -> torch.Tensor:
+    """N[a, b] = how many times index b follows index a."""
+    return torch.bincount(xs * size + ys, minlength=size * size).view(size, size)
+
+
+def count_model(counts: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """P[a, b] = (N[a, b] + s) / sum_c (N[a, c] + s).
+
+    A row never seen in training (possible only with s = 0) gets the uniform distribution, the limit
+    of the formula as s -> 0, so every row stays a distribution.
+    """
+    counts = counts.double() + smoothing
+    totals = counts.sum(1, keepdim=True)
+    probs = torch.where(totals > 0, counts / totals, 1.0 / counts.shape[1])
+    return probs.float()
+
+
+def nll(probs: torch.Tensor, counts: torch.Tensor) -> float:
+    """Mean negative log-likelihood per bigram of the bigrams counted in `counts`; inf if one has probability 0."""
+    return (-torch.xlogy(counts.double(), probs.double()).sum() / counts.sum()).item()
+
+
+def score(probs: torch.Tensor, counts: torch.Tensor) -> dict[str, float | int | str]:
+    """NLL, perplexity and bigram counts as JSON metrics; an infinite NLL is written as the string "inf"."""
+    mean_nll = nll(probs, counts)
+    return {
+        "nll": round(mean_nll, 6) if math.isfinite(mean_nll) else "inf",
+        "perplexity": round(math.exp(mean_nll), 4) if math.isfinite(mean_nll) else "inf",
+        "bigrams": int(counts.sum()),
+        "zero_probability_bigrams": int(counts[probs == 0].sum()),
+    }
+
+
+def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Mean NLL of the neural model over all bigrams, at O(V^2) cost whatever their number.
+
+    The lecture's loss over n bigrams (x_i, y_i) is -1/n sum_i log softmax(onehot(x_i) @ W)[y_i].
+    onehot(a) @ W is row a of W, so each term depends only on the pair (a, b) it belongs to, and
+    grouping equal pairs gives -1/n sum_{a,b} N[a, b] log softmax(W[a])[b]: the same value, hence the
+    same gradient, computed from the V x V counts instead of n one-hot rows.
+    """
+    return -(counts * W.log_softmax(dim=1)).sum() / counts.sum()
+
+
+@dataclass
+class Training:
+    W: torch.Tensor
+    train_curve: list[tuple[int, float]]  # (step, data NLL on train) before each update, and after the last
+    val_curve: list[tuple[int, float]]  # (step, data NLL on val) every `eval_every` steps, and after the last
+
+
+def train_nn(
+    train_counts: torch.Tensor,
+    val_counts: torch.Tensor,
+    *,
+    lr: float,
+    steps: int,
+    reg: float,
+    seed: int,
+    eval_every: int,
+) -> Training:
+    """Full-batch gradient descent on loss = data NLL + reg * mean(W^2), from W ~ N(0, 1)."""
+    size = train_counts.shape[0]
+    train_counts, val_counts = train_counts.float(), val_counts.float()
+    W = torch.randn((size, size), generator=torch.Generator().manual_seed(seed), requires_grad=True)
+    train_curve, val_curve = [], []
+    for step in range(steps + 1):
+        train_nll = data_loss(W, train_counts)
+        loss = train_nll + reg * (W**2).mean()
+        if not torch.isfinite(loss):
+            raise MakemoreError(f"train.lr = {lr}: the loss became {loss.item()} at step {step}; try a smaller lr")
+        train_curve.append((step, train_nll.item()))
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                val_curve.append((step, data_loss(W, val_counts).item()))
+        if step == steps:
+            break
+        W.grad = None
+        loss.backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+    return Training(W.detach(), train_curve, val_curve)
+
+
+def sample(probs: torch.Tensor, num: int, generator: torch.Generator, max_len: int) -> list[list[int]]:
+    """`num` index sequences, each drawn from the boundary token until it is drawn again, at most `max_len` long."""
+    samples = []
+    for _ in range(num):
+        ids, ix = [], BOUNDARY
+        while len(ids) < max_len:
+            ix = torch.multinomial(probs[ix], num_samples=1, replacement=True, generator=generator).item()
+            if ix == BOUNDARY:
+                break
+            ids.append(ix)
+        samples.append(ids)
+    return samples
+
+
+def novelty(samples: Sequence[str], train: set[str], heldout: set[str]) -> dict[str, float]:
+    """Share of samples seen in train, seen only in val/test, or new; and their mean length."""
+    in_train = sum(word in train for word in samples)
+    in_heldout = sum(word not in train and word in heldout for word in samples)
+    return {
+        "in_train": round(in_train / len(samples), 6),
+        "in_val_or_test": round(in_heldout / len(samples), 6),
+        "new": round((len(samples) - in_train - in_heldout) / len(samples), 6),
+        "mean_length": round(sum(map(len, samples)) / len(samples), 6),
+    }
