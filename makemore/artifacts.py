@@ -79,8 +79,8 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         return torch.load(path, weights_only=True)
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
-    except Exception as e:
-        raise MakemoreError(f"{path}: not a readable tensor file ({type(e).__name__})") from None
+    except Exception:
+        raise MakemoreError(f"{path}: not a readable tensor file (corrupt, or not written by this pipeline)") from None
 
 
 def save_vocab(path: str | Path, vocab: Vocabulary) -> None:

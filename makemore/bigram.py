@@ -133,41 +133,31 @@ def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Training:
     W: torch.Tensor
-    train_curve: list[tuple[int, float]]  # (step, data NLL on train) before each update, and after the last
-    val_curve: list[tuple[int, float]]  # (step, data NLL on val) every `eval_every` steps, and after the last
+    curve: list[tuple[int, float, float]]  # (step, train NLL, val NLL) before each update, and after the last
 
 
 def train_nn(
-    train_counts: torch.Tensor,
-    val_counts: torch.Tensor,
-    *,
-    lr: float,
-    steps: int,
-    reg: float,
-    seed: int,
-    eval_every: int,
+    train_counts: torch.Tensor, val_counts: torch.Tensor, *, lr: float, steps: int, reg: float, seed: int
 ) -> Training:
     """Full-batch gradient descent on loss = data NLL + reg * mean(W^2), from W ~ N(0, 1)."""
     size = train_counts.shape[0]
     train_counts, val_counts = train_counts.float(), val_counts.float()
     W = torch.randn((size, size), generator=torch.Generator().manual_seed(seed), requires_grad=True)
-    train_curve, val_curve = [], []
+    curve = []
     for step in range(steps + 1):
         train_nll = data_loss(W, train_counts)
         loss = train_nll + reg * (W**2).mean()
         if not torch.isfinite(loss):
             raise MakemoreError(f"train.lr = {lr}: the loss became {loss.item()} at step {step}; try a smaller lr")
-        train_curve.append((step, train_nll.item()))
-        if step % eval_every == 0 or step == steps:
-            with torch.no_grad():
-                val_curve.append((step, data_loss(W, val_counts).item()))
+        with torch.no_grad():
+            curve.append((step, train_nll.item(), data_loss(W, val_counts).item()))
         if step == steps:
             break
         W.grad = None
         loss.backward()
         with torch.no_grad():
             W -= lr * W.grad
-    return Training(W.detach(), train_curve, val_curve)
+    return Training(W.detach(), curve)
 
 
 def sample(probs: torch.Tensor, num: int, generator: torch.Generator, max_len: int) -> list[list[int]]:

@@ -1,0 +1,29 @@
+"""Sample words from one model with a seeded generator, and measure how many are new.
+
+    python stages/sample.py MODEL      (MODEL: count or nn)
+"""
+
+import sys
+
+import torch
+
+from makemore.artifacts import load_tensors, load_vocab, read_words, run_stage, write_json, write_words
+from makemore.bigram import novelty, sample
+from makemore.params import load_params
+
+
+def main() -> None:
+    model = sys.argv[1]
+    params = load_params().sample
+    vocab = load_vocab("data/prepared/vocab.json")
+    probs = load_tensors(f"data/models/{model}.pt")["probs"]
+    generator = torch.Generator().manual_seed(params.seed)
+    words = [vocab.decode(ids) for ids in sample(probs, params.num, generator, params.max_len)]
+    train = set(read_words("data/prepared/train.txt"))
+    heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
+    write_words(f"data/samples/{model}.txt", words)
+    write_json(f"metrics/sample/{model}.json", novelty(words, train, heldout))
+
+
+if __name__ == "__main__":
+    run_stage(main)

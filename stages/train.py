@@ -1,0 +1,40 @@
+"""Neural model: one linear layer W on one-hot inputs, trained by gradient descent on the bigram NLL."""
+
+import pandas as pd
+
+from makemore.artifacts import load_tensors, run_stage, save_tensors, write_json, write_text
+from makemore.bigram import count_bigrams, count_model, nll, train_nn
+from makemore.params import load_params
+
+
+def main() -> None:
+    params = load_params().train
+    train_counts = load_tensors("data/bigrams/counts.pt")["counts"]
+    val = load_tensors("data/bigrams/val.pt")
+    val_counts = count_bigrams(val["xs"], val["ys"], train_counts.shape[0])
+    training = train_nn(
+        train_counts,
+        val_counts,
+        lr=params.lr,
+        steps=params.steps,
+        reg=params.reg,
+        seed=params.seed,
+    )
+    probs = training.W.softmax(dim=1)
+    optimum = count_model(train_counts, smoothing=0)  # the maximum-likelihood solution gradient descent heads for
+    final_nll, optimum_nll = nll(probs, train_counts), nll(optimum, train_counts)
+    save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs})
+    write_text("metrics/train/loss.csv", pd.DataFrame(training.curve, columns=["step", "train", "val"]).to_csv(index=False))
+    write_json(
+        "metrics/train/summary.json",
+        {
+            "train_nll": round(final_nll, 6),
+            "optimum_train_nll": round(optimum_nll, 6),
+            "gap_to_optimum": round(final_nll - optimum_nll, 6),
+            "max_prob_diff_to_optimum": round((probs - optimum).abs().max().item(), 6),
+        },
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
