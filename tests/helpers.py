@@ -1,0 +1,98 @@
+"""Helpers shared by the tests: the real default data, and a real DVC copy of the project."""
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's: its `python` and `dvc` run the stages
+SMALL_DATA_WORDS = 400
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def default_words() -> list[str]:
+    return (ROOT / "data" / "names.txt").read_text(encoding="utf-8").split()
+
+
+def mle_train_nll(words: list[str]) -> float:
+    """The maximum-likelihood bigram NLL of `words`, straight from the definition with Python counters."""
+    pairs = Counter()
+    for word in words:
+        chars = ["<b>", *word, "<b>"]
+        pairs.update(zip(chars, chars[1:]))
+    contexts = Counter()
+    for (a, _), n in pairs.items():
+        contexts[a] += n
+    total = sum(pairs.values())
+    return -sum(n * math.log(n / contexts[a]) for (a, _), n in pairs.items()) / total
+
+
+class Project:
+    """A temporary git + DVC copy of the project, driven with the real `dvc` command."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["dvc", *args], self.path, check)
+
+    def repro(self, *args: str, check: bool = True) -> list[str]:
+        """Run `dvc repro` and return the names of the stages that actually ran."""
+        result = self.dvc("repro", *args, check=check)
+        self.last = result
+        return re.findall(r"^Running stage '([^']+)'", result.stdout, flags=re.M)
+
+    def set_params(self, **changes: object) -> None:
+        """Change params.yaml, e.g. set_params(count__smoothing=0.5)."""
+        params = yaml.safe_load((self.path / "params.yaml").read_text())
+        for key, value in changes.items():
+            section, name = key.split("__")
+            params[section][name] = value
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def outputs(self) -> dict[str, str]:
+        """sha256 of every file the pipeline wrote, by path."""
+        files = [p for d in ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics") for p in (self.path / d).rglob("*") if p.is_file()]
+        return {str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
+
+    def git(self, *args: str) -> str:
+        return run(["git", *args], self.path).stdout
+
+
+def copy_project(dest: Path, words: list[str] | None) -> Project:
+    """The committed project (work tree files, no .git, no DVC cache) in a new git repo; `words` replaces the data."""
+    tracked = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file() and not name.startswith("metrics/"):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    if words is not None:
+        (dest / "data" / "names.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    project = Project(dest)
+    project.git("init", "-q")
+    project.git("add", "-A")
+    project.git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "copy")
+    return project
+
+
+def commit_all(project: Project, message: str) -> None:
+    project.git("add", "-A")
+    project.git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", message)

@@ -1,0 +1,132 @@
+"""Bad data and bad params: one clear line, a non-zero exit, no output left behind."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers import ROOT
+from makemore import MakemoreError
+from makemore.params import load_params
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A directory with the default params and a small data file, where stage scripts run."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/names.txt").write_text("emma\nolivia\nava\nisabella\nsophia\nmia\ncharlotte\namelia\nevelyn\nabigail\nharper\nemily\n")
+    return tmp_path
+
+
+def run_stage(workdir, name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=workdir, capture_output=True, text=True)
+
+
+def set_param(workdir, section, key, value):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params[section][key] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def assert_fails_with(result, message):
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"error: {message}"]
+
+
+def test_prepare_writes_its_outputs_on_good_data(workdir):
+    assert run_stage(workdir, "prepare").returncode == 0
+    assert sorted(p.name for p in (workdir / "data/prepared").iterdir()) == ["test.txt", "train.txt", "val.txt", "vocab.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "data/names.txt: no words (the file is empty or has only blank lines)"),
+        (b"\n  \r\n\t\n", "data/names.txt: no words (the file is empty or has only blank lines)"),
+        (b"emma\nzo\xeb\nava\n", "data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)"),
+    ],
+    ids=["empty", "blank", "latin-1"],
+)
+def test_bad_data_is_named_with_its_line_and_leaves_no_output(workdir, content, message):
+    (workdir / "data/names.txt").write_bytes(content)
+    assert_fails_with(run_stage(workdir, "prepare"), message)
+    assert not (workdir / "data/prepared").exists()
+
+
+def test_a_missing_data_file_is_named(workdir):
+    set_param(workdir, "data", "path", "data/nope.txt")
+    assert_fails_with(run_stage(workdir, "prepare"), "data/nope.txt: no such file")
+
+
+def test_a_split_too_small_for_the_data_is_refused_before_writing(workdir):
+    set_param(workdir, "split", "train", 0.98)
+    set_param(workdir, "split", "val", 0.01)
+    set_param(workdir, "split", "test", 0.01)
+    assert_fails_with(run_stage(workdir, "prepare"), "split.val = 0.01 leaves the val split empty with 12 words")
+    assert not (workdir / "data/prepared").exists()
+
+
+def test_crlf_and_surrounding_whitespace_are_stripped(workdir):
+    (workdir / "data/names.txt").write_bytes(b"\xef\xbb\xbfemma\r\n  ava \r\n\r\nmia\nzoe\nli\nbo\nal\nel\ncy\nty\n")
+    assert run_stage(workdir, "prepare").returncode == 0
+    words = sum(((workdir / f"data/prepared/{s}.txt").read_text().split("\n")[:-1] for s in ("train", "val", "test")), [])
+    assert sorted(words) == sorted(["emma", "ava", "mia", "zoe", "li", "bo", "al", "el", "cy", "ty"])
+
+
+def test_a_diverging_training_run_writes_no_model(workdir):
+    assert run_stage(workdir, "prepare").returncode == 0
+    assert run_stage(workdir, "bigrams").returncode == 0
+    set_param(workdir, "train", "lr", 1e30)
+    result = run_stage(workdir, "train")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: train.lr = 1e+30: the loss became")
+    assert not (workdir / "data/models").exists() and not (workdir / "metrics").exists()
+
+
+def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
+    (workdir / "data/models").mkdir(parents=True)
+    (workdir / "data/models/count.pt").write_bytes(b"garbage")
+    assert_fails_with(run_stage(workdir, "evaluate", "count"), "data/models/count.pt: not a readable tensor file (corrupt, or not written by this pipeline)")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("count", "smoothing", -1, "count.smoothing = -1 is invalid: input should be greater than or equal to 0"),
+        ("count", "smoothing", ".nan", "count.smoothing = nan is invalid: input should be a finite number"),
+        ("train", "lr", 0, "train.lr = 0 is invalid: input should be greater than 0"),
+        ("train", "lr", "fast", "train.lr = 'fast' is invalid: input should be a valid number, unable to parse string as a number"),
+        ("train", "steps", 0, "train.steps = 0 is invalid: input should be greater than or equal to 1"),
+        ("train", "steps", 2.5, "train.steps = 2.5 is invalid: input should be a valid integer"),
+        ("split", "test", 0.2, "split.train + split.val + split.test = 1.1, must be 1"),
+        ("split", "val", 0, "split.val = 0 is invalid: input should be greater than 0"),
+        ("sample", "num", 0, "sample.num = 0 is invalid: input should be greater than or equal to 1"),
+        ("count", "smothing", 0.5, "unknown key 'count.smothing' (did you mean 'smoothing'?)"),
+    ],
+)
+def test_bad_params_name_the_key_and_value(workdir, section, key, value, message):
+    set_param(workdir, section, key, float("nan") if value == ".nan" else value)
+    with pytest.raises(MakemoreError) as error:
+        load_params(workdir / "params.yaml")
+    assert str(error.value) == f"{workdir / 'params.yaml'}: {message}"
+
+
+def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["cuont"] = params.pop("count")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(MakemoreError, match=r"params.yaml: unknown key 'cuont' \(did you mean 'count'\?\)$"):
+        load_params(workdir / "params.yaml")
+    del params["cuont"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(MakemoreError, match=r"params.yaml: missing key 'count'$"):
+        load_params(workdir / "params.yaml")
+
+
+def test_a_bad_param_stops_the_stage_in_one_line(workdir):
+    set_param(workdir, "count", "smoothing", -0.5)
+    assert_fails_with(run_stage(workdir, "prepare"), "params.yaml: count.smoothing = -0.5 is invalid: input should be greater than or equal to 0")
+    assert not (workdir / "data/prepared").exists()
