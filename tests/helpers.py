@@ -18,7 +18,7 @@ SMALL_DATA_WORDS = 400
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -32,12 +32,17 @@ def default_words() -> list[str]:
     return (ROOT / "data" / "names.txt").read_text(encoding="utf-8").split()
 
 
+def word_bigrams(word: str) -> list[tuple[str, str]]:
+    """The bigrams of one word, with "<b>" for the boundary token."""
+    chars = ["<b>", *word, "<b>"]
+    return list(zip(chars, chars[1:]))
+
+
 def mle_train_nll(words: list[str]) -> float:
     """The maximum-likelihood bigram NLL of `words`, straight from the definition with Python counters."""
     pairs = Counter()
     for word in words:
-        chars = ["<b>", *word, "<b>"]
-        pairs.update(zip(chars, chars[1:]))
+        pairs.update(word_bigrams(word))
     contexts = Counter()
     for (a, _), n in pairs.items():
         contexts[a] += n

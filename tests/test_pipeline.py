@@ -5,7 +5,7 @@ import math
 
 import yaml
 
-from helpers import ROOT, copy_project, default_words
+from helpers import ROOT, copy_project, default_words, word_bigrams
 
 ALL_STAGES = {
     "prepare", "bigrams", "count", "plot_counts", "train",
@@ -102,14 +102,8 @@ def test_own_data_file_is_one_param_away_and_tracked(project):
 def test_zero_probability_bigrams_give_inf_in_valid_json(project):
     project.set_params(count__smoothing=0)
     project.repro()
-    seen = set()
-    for word in split_words(project, "train"):
-        chars = ["<b>", *word, "<b>"]
-        seen.update(zip(chars, chars[1:]))
-    unseen = 0
-    for word in split_words(project, "val"):
-        chars = ["<b>", *word, "<b>"]
-        unseen += sum(pair not in seen for pair in zip(chars, chars[1:]))
+    seen = {pair for word in split_words(project, "train") for pair in word_bigrams(word)}
+    unseen = sum(pair not in seen for word in split_words(project, "val") for pair in word_bigrams(word))
     assert unseen > 0, "the small data set should have val bigrams never seen in train"
 
     val = read_json(project, "metrics/evaluate/count.json")["val"]  # json.loads rejects Infinity and NaN
