@@ -4,6 +4,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
 import torch
 
 from makemore import MakemoreError
@@ -160,18 +161,52 @@ def train_nn(
     return Training(W.detach(), curve)
 
 
-def sample(probs: torch.Tensor, num: int, generator: torch.Generator, max_len: int) -> list[list[int]]:
+def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+    """Unnormalised next-token weights: `probs` sharpened (temperature < 1) or flattened (> 1), then cut to the top k.
+
+    p ** (1 / T) is softmax(logits / T) up to normalisation. Dividing each row by its maximum first
+    keeps the most likely token at weight 1, so a temperature near 0 picks it instead of underflowing
+    every weight to 0. At T = 1 the weights are `probs` itself, so the draws match plain sampling bit for bit.
+    """
+    weights = probs if temperature == 1 else (probs / probs.max(dim=1, keepdim=True).values) ** (1 / temperature)
+    if top_k is not None and top_k < probs.shape[1]:
+        kth = weights.topk(top_k, dim=1).values[:, -1:]
+        weights = torch.where(weights < kth, 0.0, weights)
+    return weights
+
+
+def sample(
+    probs: torch.Tensor,
+    num: int,
+    generator: torch.Generator,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> list[list[int]]:
     """`num` index sequences, each drawn from the boundary token until it is drawn again, at most `max_len` long."""
+    weights = sampling_weights(probs, temperature, top_k)
     samples = []
     for _ in range(num):
         ids, ix = [], BOUNDARY
         while len(ids) < max_len:
-            ix = torch.multinomial(probs[ix], num_samples=1, replacement=True, generator=generator).item()
+            ix = torch.multinomial(weights[ix], num_samples=1, replacement=True, generator=generator).item()
             if ix == BOUNDARY:
                 break
             ids.append(ix)
         samples.append(ids)
     return samples
+
+
+def length_distribution(samples: Sequence[str], train: Sequence[str]) -> pd.DataFrame:
+    """Share of the sampled words and of the train words at each length, one row per length."""
+    shares = pd.DataFrame(
+        {
+            "sampled": pd.Series(map(len, samples)).value_counts(normalize=True),
+            "train": pd.Series(map(len, train)).value_counts(normalize=True),
+        }
+    )
+    shares = shares.reindex(range(shares.index.max() + 1), fill_value=0.0).fillna(0.0).round(6)
+    return shares.rename_axis("length").reset_index()
 
 
 def novelty(samples: Sequence[str], train: set[str], heldout: set[str]) -> dict[str, float]:

@@ -1,26 +1,41 @@
-"""Figures drawn with matplotlib, returned as PNG bytes."""
+"""The V x V grids of the lecture, drawn with matplotlib: counts, probabilities and their differences."""
 
 import io
 
 import torch
+from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 
-def count_grid(counts: torch.Tensor, labels: list[str]) -> bytes:
-    """The lecture's V x V grid: every cell shaded by its count and labelled with its bigram and count."""
+def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, diverging: bool = False) -> Figure:
+    """Every cell shaded by its value and labelled with its bigram and the value formatted with `fmt`.
+
+    `diverging` centres a red-blue scale on 0, for differences; otherwise the scale is white to blue.
+    """
     size = len(labels)
-    fig = Figure(figsize=(0.6 * size, 0.6 * size))
+    values = values.double()
+    fig = Figure(figsize=(0.6 * size + 1.5, 0.6 * size + 0.6))
     ax = fig.add_subplot()
-    ax.imshow(counts, cmap="Blues")
-    dark = counts.max().item() / 2  # above this the cell is dark blue: write on it in white
+    limit = values.abs().max().item() or 1.0
+    if diverging:
+        cmap, norm = "RdBu", TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    else:
+        cmap, norm = "Blues", Normalize(vmin=0.0, vmax=limit)
+    image = ax.imshow(values, cmap=cmap, norm=norm)
     for i in range(size):
         for j in range(size):
-            color = "white" if counts[i, j] > dark else "dimgray"
+            # black text is hard to read on the darkest shades, far from 0: write in white there
+            color = "white" if abs(values[i, j].item()) > 0.6 * limit else "black"
             ax.text(j, i, labels[i] + labels[j], ha="center", va="bottom", color=color, fontsize=8)
-            ax.text(j, i, str(counts[i, j].item()), ha="center", va="top", color=color, fontsize=8)
-    ax.set_title("Bigram counts in the train split (row: first character, column: next)")
+            ax.text(j, i, format(values[i, j].item(), fmt), ha="center", va="top", color=color, fontsize=8)
+    ax.set_title(title, fontsize=14)
     ax.axis("off")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    return png.getvalue()
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

@@ -55,6 +55,8 @@ class Sample(Section):
     num: StrictInt = Field(ge=1)
     seed: StrictInt
     max_len: StrictInt = Field(ge=1)
+    temperature: float = Field(gt=0)
+    top_k: StrictInt | None = Field(ge=1)
 
 
 class Params(Section):

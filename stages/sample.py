@@ -1,4 +1,4 @@
-"""Sample words from one model with a seeded generator, and measure how many are new.
+"""Sample words from one model with a seeded generator; measure how many are new and how long they are.
 
     python stages/sample.py MODEL      (MODEL: count or nn)
 """
@@ -7,8 +7,8 @@ import sys
 
 import torch
 
-from makemore.artifacts import load_tensors, load_vocab, read_words, run_stage, write_json, write_words
-from makemore.bigram import novelty, sample
+from makemore.artifacts import load_tensors, load_vocab, read_words, run_stage, write_json, write_text, write_words
+from makemore.bigram import length_distribution, novelty, sample
 from makemore.params import load_params
 
 
@@ -18,11 +18,13 @@ def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
     probs = load_tensors(f"data/models/{model}.pt")["probs"]
     generator = torch.Generator().manual_seed(params.seed)
-    words = [vocab.decode(ids) for ids in sample(probs, params.num, generator, params.max_len)]
-    train = set(read_words("data/prepared/train.txt"))
+    samples = sample(probs, params.num, generator, params.max_len, params.temperature, params.top_k)
+    words = [vocab.decode(ids) for ids in samples]
+    train = read_words("data/prepared/train.txt")
     heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
     write_words(f"data/samples/{model}.txt", words)
-    write_json(f"metrics/sample/{model}.json", novelty(words, train, heldout))
+    write_json(f"metrics/sample/{model}.json", novelty(words, set(train), heldout))
+    write_text(f"metrics/sample/{model}_lengths.csv", length_distribution(words, train).to_csv(index=False))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def main() -> None:
     optimum = count_model(train_counts, smoothing=0)  # the maximum-likelihood solution gradient descent heads for
     final_nll, optimum_nll = nll(probs, train_counts), nll(optimum, train_counts)
     save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs})
-    write_text("metrics/train/loss.csv", pd.DataFrame(training.curve, columns=["step", "train", "val"]).to_csv(index=False))
+    curve = pd.DataFrame(training.curve, columns=["step", "train", "val"]).assign(count_optimum=optimum_nll)
+    write_text("metrics/train/loss.csv", curve.to_csv(index=False))
     write_json(
         "metrics/train/summary.json",
         {

@@ -1,0 +1,30 @@
+"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/NAME.png.
+
+    python docs/render_figures.py      (run by `make figures`, after `make repro` and `make tune`)
+
+`dvc plots show --json` gives each plot's finished vega-lite spec, data included; vl-convert draws it
+without a browser. The grids are PNGs already and are shown from metrics/ as they are.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import vl_convert
+
+OUT = Path("docs/figures")
+
+
+def main() -> None:
+    shown = json.loads(subprocess.run(["dvc", "plots", "show", "--json"], check=True, capture_output=True, text=True).stdout)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for path, renders in shown["data"].items():
+        for render in renders:
+            if render["type"] == "vega":
+                name = Path(path).stem
+                (OUT / f"{name}.png").write_bytes(vl_convert.vegalite_to_png(render["content"], scale=1.5))
+                print(OUT / f"{name}.png")
+
+
+if __name__ == "__main__":
+    main()
