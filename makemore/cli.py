@@ -1,0 +1,118 @@
+"""makemore: score and sample names with the trained models, without rerunning the pipeline.
+
+Run from the project root after `make repro` (or `dvc repro`), which makes the artifacts it reads.
+"""
+
+import argparse
+import math
+import sys
+
+import pandas as pd
+import torch
+
+from makemore import MakemoreError
+from makemore.artifacts import load_tensors, load_vocab
+from makemore.bigram import bigrams, sample
+
+MODELS = ("count", "nn")
+VOCAB_FILE = "data/prepared/vocab.json"
+
+
+def model_probs(model: str) -> torch.Tensor:
+    return load_tensors(f"data/models/{model}.pt")["probs"]
+
+
+def score_table(word: str, vocab, probs: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """One row per bigram of `word`: its probability and log-probability under each model."""
+    xs, ys = bigrams(vocab.encode([word]))
+    labels = vocab.labels
+    table = pd.DataFrame({"bigram": [labels[x] + labels[y] for x, y in zip(xs.tolist(), ys.tolist())]})
+    for model, model_probs in probs.items():
+        p = model_probs[xs, ys].double()
+        table[f"{model} p"] = p.numpy()
+        table[f"{model} log p"] = p.log().numpy()  # log 0 = -inf: a bigram the model rules out
+    return table
+
+
+def score(args: argparse.Namespace) -> None:
+    vocab = load_vocab(VOCAB_FILE)
+    probs = {model: model_probs(model) for model in MODELS}
+    for word in args.words:
+        try:
+            table = score_table(word, vocab, probs)
+        except MakemoreError as e:
+            raise MakemoreError(f"cannot score {word!r}: {e} ({VOCAB_FILE})") from None
+        nlls = ", ".join(f"{model} {-table[f'{model} log p'].mean():.4f}" for model in MODELS)
+        print(f"{word}  (mean NLL per bigram: {nlls})")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        print()
+
+
+def sample_names(args: argparse.Namespace) -> None:
+    vocab = load_vocab(VOCAB_FILE)
+    generator = torch.Generator().manual_seed(args.seed)
+    for ids in sample(model_probs(args.model), args.num, generator, args.max_len, args.temperature, args.top_k):
+        print(vocab.decode(ids))
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="makemore", description=__doc__.splitlines()[0])
+    commands = main.add_subparsers(dest="command", required=True)
+
+    score_cmd = commands.add_parser(
+        "score",
+        help="probability of every bigram of each word under both models, and the word's mean NLL",
+        description="Per bigram of each word: its probability p and log p under the count and the neural model; "
+        "then the word's mean NLL per bigram. A bigram a model rules out shows p = 0, log p = -inf.",
+    )
+    score_cmd.add_argument("words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary")
+    score_cmd.set_defaults(run=score)
+
+    sample_cmd = commands.add_parser(
+        "sample",
+        help="draw new words from one model",
+        description="Draw words from one model, one per line. The same seed gives the same words; "
+        "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/MODEL.txt.",
+    )
+    sample_cmd.add_argument("--model", choices=MODELS, default="count", help="which model (default: %(default)s)")
+    sample_cmd.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
+    sample_cmd.add_argument("--seed", type=int, default=2147483647, help="torch.Generator seed (default: %(default)s)")
+    sample_cmd.add_argument(
+        "--temperature",
+        type=positive_float,
+        default=1.0,
+        help="< 1 sharpens, > 1 flattens the model's distributions; near 0 always takes the most likely "
+        "next character (default: %(default)s)",
+    )
+    sample_cmd.add_argument(
+        "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters (default: all)"
+    )
+    sample_cmd.add_argument("--max-len", type=positive_int, default=50, help="cut words off at this length (default: %(default)s)")
+    sample_cmd.set_defaults(run=sample_names)
+    return main
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except MakemoreError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()
