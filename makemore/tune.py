@@ -1,0 +1,114 @@
+"""Tune on the dev set with DVC experiments: sweep count.smoothing and train.reg, choose on val NLL only.
+
+    python -m makemore.tune [--smoothing S ...] [--reg R ...] [--jobs N]      (what `make tune` runs)
+
+Each value is one queued `dvc exp run` (named tune-smoothing-S or tune-reg-R) that changes that param
+alone, so the run-cache skips every stage off its branch. The queue runs in temporary copies: the
+workspace is left as it is. Experiments this command made earlier from the same commit are replaced.
+It prints the `dvc exp show` table, then the best value of each param chosen on val, and only then
+that choice's test NLL. The sweep's curves go to tuning/*.csv, drawn by `dvc plots show`, and the
+choices to tuning/best.json.
+"""
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+
+from makemore import MakemoreError
+from makemore.artifacts import write_json, write_text
+
+SWEEPS = {  # param -> (model it tunes, default values)
+    "count.smoothing": ("count", [0, 0.01, 0.1, 0.3, 1, 3, 10, 100]),
+    "train.reg": ("nn", [0, 0.001, 0.01, 0.1, 1, 10]),
+}
+PREFIX = "tune-"
+
+
+def dvc(*args: str) -> str:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MakemoreError(f"`dvc {' '.join(args)}` failed:\n{result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def experiment_name(param: str, value: float) -> str:
+    return f"{PREFIX}{param.split('.')[1]}-{value:g}"
+
+
+def experiments_of_head() -> list[dict]:
+    """The experiments derived from the current commit, as `dvc exp show --json` describes them."""
+    baseline = next(entry for entry in json.loads(dvc("exp", "show", "--json")) if entry["name"] != "workspace")
+    return [run["revs"][0] for run in baseline.get("experiments") or []]
+
+
+def run_sweep(values: dict[str, list[float]], jobs: int) -> None:
+    earlier = [exp["rev"] for exp in experiments_of_head() if (exp.get("name") or "").startswith(PREFIX)]
+    if earlier:
+        dvc("exp", "remove", *earlier)
+        print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
+    for param, param_values in values.items():
+        for value in param_values:
+            dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={value}")
+    print(f"Running {sum(map(len, values.values()))} experiments, {jobs} at a time ...", flush=True)
+    dvc("exp", "run", "--run-all", "--jobs", str(jobs))
+
+
+def nll(value: float | str) -> float:
+    return float(value)  # the metrics write an infinite NLL as "inf"
+
+
+def results(values: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
+    """Per swept param: one row per value with the train, val and test NLL of the model it tunes."""
+    by_name = {exp.get("name"): exp for exp in experiments_of_head()}
+    tables = {}
+    for param, param_values in values.items():
+        model = SWEEPS[param][0]
+        rows = []
+        for value in param_values:
+            name = experiment_name(param, value)
+            if name not in by_name:
+                raise MakemoreError(f"experiment {name} did not finish: see `dvc queue logs {name}`")
+            metrics = by_name[name]["data"]["metrics"][f"metrics/evaluate/{model}.json"]["data"]
+            rows.append({param.split(".")[1]: value, **{split: nll(metrics[split]["nll"]) for split in ("train", "val", "test")}})
+        tables[param] = pd.DataFrame(rows)
+    return tables
+
+
+def best(table: pd.DataFrame) -> pd.Series:
+    """The row with the lowest val NLL; the first (smallest value) among ties."""
+    return table.loc[table["val"].idxmin()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoothing", type=float, nargs="+", default=SWEEPS["count.smoothing"][1], help="values of count.smoothing")
+    parser.add_argument("--reg", type=float, nargs="+", default=SWEEPS["train.reg"][1], help="values of train.reg")
+    parser.add_argument("--jobs", type=int, default=2, help="experiments run at once (default: %(default)s)")
+    args = parser.parse_args(argv)
+    values = {"count.smoothing": args.smoothing, "train.reg": args.reg}
+    try:
+        run_sweep(values, args.jobs)
+        tables = results(values)
+    except MakemoreError as e:
+        sys.exit(f"error: {e}")
+
+    print(dvc("exp", "show", "--md", "--no-pager", "--precision", "5", "--drop", ".*",
+              "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
+    chosen = {}
+    for param, table in tables.items():
+        name = param.split(".")[1]
+        write_text(f"tuning/{name}.csv", table[[name, "train", "val"]].to_csv(index=False))
+        row = best(table)
+        model = SWEEPS[param][0]
+        chosen[model] = {param: row[name], "val_nll": row["val"], "test_nll": row["test"]}
+        print(f"{model}: best {param} = {row[name]:g} on val (val NLL {row['val']:.5f}); "
+              f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, row[name])}]")  # fmt: skip
+    write_json("tuning/best.json", chosen)
+
+
+if __name__ == "__main__":
+    main()
