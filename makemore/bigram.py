@@ -162,7 +162,8 @@ def train_nn(
 
 
 def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-    """Unnormalised next-token weights: `probs` sharpened (temperature < 1) or flattened (> 1), then cut to the top k.
+    """Unnormalised next-token weights: `probs` sharpened (temperature < 1) or flattened (> 1), then cut to the
+    top k of each row (and any tied with the k-th: smoothed counts have many equal entries).
 
     p ** (1 / T) is softmax(logits / T) up to normalisation. Dividing each row by its maximum first
     keeps the most likely token at weight 1, so a temperature near 0 picks it instead of underflowing

@@ -99,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
         "next character (default: %(default)s)",
     )
     sample_cmd.add_argument(
-        "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters (default: all)"
+        "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters, and any tied with the k-th (default: all)"
     )
     sample_cmd.add_argument("--max-len", type=positive_int, default=50, help="cut words off at this length (default: %(default)s)")
     sample_cmd.set_defaults(run=sample_names)

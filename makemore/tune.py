@@ -41,12 +41,13 @@ def experiment_name(param: str, value: float) -> str:
 
 def experiments_of_head() -> list[dict]:
     """The experiments derived from the current commit, as `dvc exp show --json` describes them."""
-    baseline = next(entry for entry in json.loads(dvc("exp", "show", "--json")) if entry["name"] != "workspace")
+    baseline = next(entry for entry in json.loads(dvc("exp", "show", "--json")) if entry["rev"] != "workspace")
     return [run["revs"][0] for run in baseline.get("experiments") or []]
 
 
 def run_sweep(values: dict[str, list[float]], jobs: int) -> None:
-    earlier = [exp["rev"] for exp in experiments_of_head() if (exp.get("name") or "").startswith(PREFIX)]
+    # by name: of the experiments sharing a name, DVC resolves the one derived from the current commit
+    earlier = [exp["name"] for exp in experiments_of_head() if (exp.get("name") or "").startswith(PREFIX)]
     if earlier:
         dvc("exp", "remove", *earlier)
         print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 
-    print(dvc("exp", "show", "--md", "--no-pager", "--precision", "5", "--drop", ".*",
+    print(dvc("exp", "show", "--md", "--no-pager", "--precision", "6", "--drop", ".*",
               "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
     chosen = {}
     for param, table in tables.items():

@@ -104,6 +104,9 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
         ("split", "test", 0.2, "split.train + split.val + split.test = 1.1, must be 1"),
         ("split", "val", 0, "split.val = 0 is invalid: input should be greater than 0"),
         ("sample", "num", 0, "sample.num = 0 is invalid: input should be greater than or equal to 1"),
+        ("sample", "temperature", 0, "sample.temperature = 0 is invalid: input should be greater than 0"),
+        ("sample", "top_k", 0, "sample.top_k = 0 is invalid: input should be greater than or equal to 1"),
+        ("sample", "top_k", "all", "sample.top_k = 'all' is invalid: input should be a valid integer"),
         ("count", "smothing", 0.5, "unknown key 'count.smothing' (did you mean 'smoothing'?)"),
     ],
 )

@@ -12,9 +12,11 @@ from makemore.bigram import (
     count_bigrams,
     count_model,
     data_loss,
+    length_distribution,
     nll,
     novelty,
     sample,
+    sampling_weights,
     score,
     split_words,
     train_nn,
@@ -199,6 +201,47 @@ def test_sampled_first_characters_follow_the_boundary_row():
     assert firsts[2] / 4000 == pytest.approx(0.8, abs=0.03)
 
 
+def test_default_sampling_is_the_lectures_multinomial_draw_bit_for_bit():
+    probs = count_model(torch.randint(0, 10, (6, 6), generator=torch.Generator().manual_seed(1)), 0.5)
+    generator = torch.Generator().manual_seed(7)
+    lecture = []
+    for _ in range(40):
+        ids, ix = [], 0
+        while True:
+            ix = torch.multinomial(probs[ix], num_samples=1, replacement=True, generator=generator).item()
+            if ix == 0:
+                break
+            ids.append(ix)
+        lecture.append(ids)
+    assert sample(probs, 40, torch.Generator().manual_seed(7), max_len=1000, temperature=1.0, top_k=None) == lecture
+
+
+def test_temperature_is_a_power_of_the_probabilities_and_top_k_keeps_the_k_most_likely():
+    probs = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.5, 0.5]])
+    for temperature in (0.5, 2.0):
+        weights = sampling_weights(probs, temperature)
+        expected = probs ** (1 / temperature)
+        torch.testing.assert_close(weights / weights.sum(1, keepdim=True), expected / expected.sum(1, keepdim=True))
+    cold = sampling_weights(probs, 1e-4)
+    assert cold[0].tolist() == [0.0, 0.0, 0.0, 1.0]  # only the most likely token survives, nothing underflows to all 0
+    top2 = sampling_weights(probs, top_k=2)
+    assert (top2[0] > 0).tolist() == [False, False, True, True]
+    assert torch.equal(sampling_weights(probs, top_k=10), probs)  # k beyond the vocabulary keeps everything
+
+
+def test_top_k_1_and_a_cold_temperature_sample_the_greedy_word():
+    probs = torch.tensor([[0.0, 0.6, 0.4], [0.3, 0.1, 0.6], [0.7, 0.2, 0.1]])  # greedy: . -> 1 -> 2 -> .
+    for kwargs in ({"top_k": 1}, {"temperature": 0.01}):
+        assert sample(probs, 20, torch.Generator().manual_seed(0), max_len=10, **kwargs) == [[1, 2]] * 20
+
+
 def test_novelty_shares():
     shares = novelty(["emma", "zed", "ava", "qqq"], train={"emma", "ava"}, heldout={"zed", "emma"})
     assert shares == {"in_train": 0.5, "in_val_or_test": 0.25, "new": 0.25, "mean_length": 3.25}
+
+
+def test_length_distribution_shares_per_length():
+    table = length_distribution(["", "ab", "ab", "abcd"], ["abc", "ab"])
+    assert table["length"].tolist() == [0, 1, 2, 3, 4]
+    assert table["sampled"].tolist() == [0.25, 0.0, 0.5, 0.0, 0.25]
+    assert table["train"].tolist() == [0.0, 0.0, 0.5, 0.5, 0.0]

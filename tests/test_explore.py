@@ -1,0 +1,231 @@
+"""Tuning through real DVC experiments, the makemore CLI through its entry point, and the data behind the plots."""
+
+import json
+import math
+import re
+from collections import Counter
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from helpers import BIN, Project, mle_train_nll, run, word_bigrams
+from makemore.artifacts import load_tensors
+
+
+def words_of(project: Project, path: str) -> list[str]:
+    return (project.path / path).read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def smoothed_nll(train: list[str], words: list[str], smoothing: float, size: int) -> float:
+    """NLL of `words` under (N[a, b] + s) / (N[a] + s V) with N counted from `train`, by Python counters."""
+    pairs, contexts = Counter(), Counter()
+    for word in train:
+        for a, b in word_bigrams(word):
+            pairs[a, b] += 1
+            contexts[a] += 1
+    total, n = 0.0, 0
+    for word in words:
+        for a, b in word_bigrams(word):
+            p = (pairs[a, b] + smoothing) / (contexts[a] + smoothing * size) if contexts[a] + smoothing else 1 / size
+            total += -math.log(p) if p > 0 else math.inf
+            n += 1
+    return total / n
+
+
+def makemore(project: Project, *args: str, check: bool = True):
+    return run([str(BIN / "makemore"), *args], project.path, check)
+
+
+def vocab_size(project: Project) -> int:
+    return len(json.loads((project.path / "data/prepared/vocab.json").read_text())["chars"]) + 1
+
+
+# --- tuning ---------------------------------------------------------------------------------------
+
+
+def test_tune_runs_dvc_experiments_chooses_on_val_and_keeps_the_workspace_and_other_experiments(project):
+    project.dvc("exp", "run", "--queue", "--name", "mine", "--set-param", "count.smoothing=7")  # the user's own
+    params_before = (project.path / "params.yaml").read_text()
+    outputs_before = project.outputs()
+    smoothings = [0, 0.5, 5]
+
+    tune = run([str(BIN / "python"), "-m", "makemore.tune", "--smoothing", *map(str, smoothings), "--reg", "0", "3"], project.path)
+
+    train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
+    size = vocab_size(project)
+    expected_val = {s: smoothed_nll(train, val, s, size) for s in smoothings}
+    table = pd.read_csv(project.path / "tuning/smoothing.csv")
+    assert table["smoothing"].tolist() == smoothings
+    for s, val_nll in zip(table["smoothing"], table["val"]):  # each experiment really ran with its own value
+        assert val_nll == pytest.approx(expected_val[s], abs=1e-5)
+    assert math.isinf(expected_val[0])  # 400 names leave val bigrams unseen in train
+    best = min(smoothings, key=expected_val.get)
+    chosen = json.loads((project.path / "tuning/best.json").read_text())
+    assert chosen["count"]["count.smoothing"] == best
+    assert chosen["count"]["test_nll"] == pytest.approx(smoothed_nll(train, test, best, size), abs=1e-5)
+    assert f"count: best count.smoothing = {best:g} on val" in tune.stdout
+    assert "| Experiment" in tune.stdout and "tune-smoothing-0.5" in tune.stdout  # the dvc exp show table
+
+    reg = pd.read_csv(project.path / "tuning/reg.csv")
+    assert reg["reg"].tolist() == [0, 3]
+    assert reg["val"][0] < reg["val"][1]  # a large L2 term pulls softmax(W) towards uniform, like large smoothing
+    assert chosen["nn"]["train.reg"] == 0
+
+    assert (project.path / "params.yaml").read_text() == params_before
+    assert project.outputs() == outputs_before
+    names = set(project.dvc("exp", "list", "--name-only").stdout.split())
+    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5", "tune-smoothing-5", "tune-reg-0", "tune-reg-3"}
+
+    # a second sweep replaces the first one's experiments and nothing else
+    run([str(BIN / "python"), "-m", "makemore.tune", "--smoothing", "2", "--reg", "0"], project.path)
+    assert set(project.dvc("exp", "list", "--name-only").stdout.split()) == {"mine", "tune-smoothing-2", "tune-reg-0"}
+
+
+# --- the CLI ----------------------------------------------------------------------------------------
+
+
+def score_rows(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines() if re.match(r"^\s+\S\S\s+\d", line)]
+
+
+def test_score_shows_each_bigram_probability_under_both_models(project):
+    word = words_of(project, "data/prepared/val.txt")[0]
+    result = makemore(project, "score", word)
+    train, size = words_of(project, "data/prepared/train.txt"), vocab_size(project)
+    rows = score_rows(result.stdout)
+    assert len(rows) == len(word) + 1
+    nn = load_tensors(project.path / "data/models/nn.pt")
+    vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
+    index = {c: i + 1 for i, c in enumerate(vocab["chars"])} | {"<b>": 0}
+    for row, (a, b) in zip(rows, word_bigrams(word)):
+        bigram, count_p, count_logp, nn_p, nn_logp = row
+        assert bigram == (a if a != "<b>" else ".") + (b if b != "<b>" else ".")
+        pairs = sum(1 for w in train for pair in word_bigrams(w) if pair == (a, b))
+        context = sum(1 for w in train for pair in word_bigrams(w) if pair[0] == a)
+        assert float(count_p) == pytest.approx((pairs + 1) / (context + size), abs=1e-4)
+        assert float(count_logp) == pytest.approx(math.log(float(count_p)), abs=2e-3)
+        assert float(nn_p) == pytest.approx(torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4)
+    mean = re.search(r"mean NLL per bigram: count ([\d.]+), nn ([\d.]+)", result.stdout)
+    assert float(mean[1]) == pytest.approx(smoothed_nll(train, [word], 1, size), abs=1e-4)
+
+
+def test_score_shows_a_zero_probability_bigram_as_such(project):
+    project.set_params(count__smoothing=0)
+    project.repro()
+    train = words_of(project, "data/prepared/train.txt")
+    seen = {pair for w in train for pair in word_bigrams(w)}
+    word = next(w for w in words_of(project, "data/prepared/val.txt") if any(p not in seen for p in word_bigrams(w)))
+    result = makemore(project, "score", word)
+    assert "nan" not in result.stdout.lower()
+    assert re.search(r"mean NLL per bigram: count inf, nn \d", result.stdout)
+    unseen = [row for row, pair in zip(score_rows(result.stdout), word_bigrams(word)) if pair not in seen]
+    assert unseen and all(row[1] == "0.0000" and row[2] == "-inf" for row in unseen)
+
+
+def test_score_names_a_character_outside_the_vocabulary(project):
+    result = makemore(project, "score", "emma", "Zoë", check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: cannot score 'Zoë': character 'Z' is not in the vocabulary (data/prepared/vocab.json)"
+    ]
+
+
+def test_missing_artifacts_say_which_command_makes_them(tmp_path):
+    result = run([str(BIN / "makemore"), "sample"], tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: data/prepared/vocab.json: no such file (run `dvc repro` to make it)"]
+
+
+def test_cli_sample_with_the_pipelines_seed_gives_the_pipelines_samples(project):
+    seed = str(yaml.safe_load((project.path / "params.yaml").read_text())["sample"]["seed"])
+    for model in ("count", "nn"):
+        result = makemore(project, "sample", "--model", model, "--num", "1000", "--seed", seed)
+        assert result.stdout == (project.path / f"data/samples/{model}.txt").read_text()
+    assert makemore(project, "sample", "--seed", "1").stdout != makemore(project, "sample", "--seed", "2").stdout
+
+
+def greedy_word(probs: torch.Tensor, max_len: int = 50) -> list[int]:
+    """The most likely next index at every step, from the boundary until the boundary comes back."""
+    ids, ix = [], 0
+    while len(ids) < max_len:
+        ix = probs[ix].argmax().item()
+        if ix == 0:
+            break
+        ids.append(ix)
+    return ids
+
+
+def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(project):
+    vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
+    labels = [vocab["boundary"], *vocab["chars"]]
+    probs = load_tensors(project.path / "data/models/count.pt")["probs"]
+    greedy = "".join(labels[i] for i in greedy_word(probs))
+    assert makemore(project, "sample", "--temperature", "0.001", "--num", "5").stdout == f"{greedy}\n" * 5
+
+    index = {c: i for i, c in enumerate(labels)}
+    kept = [[p >= sorted(row, reverse=True)[2] for p in row] for row in probs.tolist()]  # ties with the 3rd are kept
+    for word in makemore(project, "sample", "--top-k", "3", "--num", "200").stdout.split("\n")[:-1]:
+        ids = [0, *(index[c] for c in word), 0]
+        assert all(kept[a][b] for a, b in zip(ids, ids[1:]))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "gpt"], "argument --model: invalid choice: 'gpt'"),
+        (["--num", "0"], "argument --num: must be at least 1, not 0"),
+        (["--temperature", "0"], "argument --temperature: must be a positive number, not 0"),
+        (["--top-k", "-2"], "argument --top-k: must be at least 1, not -2"),
+    ],
+)
+def test_bad_sample_options_are_named(project, args, message):
+    result = makemore(project, "sample", *args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr.splitlines()[-1]
+
+
+def test_every_subcommand_has_help(project):
+    for command, options in (("score", ["WORD"]), ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"])):
+        result = makemore(project, command, "--help")
+        assert all(option in result.stdout for option in options)
+
+
+# --- the pipeline's sampling params and plots ------------------------------------------------------
+
+
+def test_sampling_params_rerun_only_the_sample_stages(project):
+    project.set_params(sample__top_k=1)
+    assert set(project.repro()) == {"sample@count", "sample@nn"}
+    vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
+    for model in ("count", "nn"):
+        probs = load_tensors(project.path / f"data/models/{model}.pt")["probs"]
+        greedy = "".join(vocab["chars"][i - 1] for i in greedy_word(probs))
+        assert set(words_of(project, f"data/samples/{model}.txt")) == {greedy}  # top_k 1 is greedy
+
+
+def test_every_plot_is_declared_and_its_data_is_right(project):
+    shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
+    assert set(shown) == {
+        "metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png",
+        "metrics/train/loss.csv", "metrics/sample/count_lengths.csv", "metrics/sample/nn_lengths.csv",
+        "tuning/smoothing.csv", "tuning/reg.csv",
+    }  # fmt: skip
+    for path in ("metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"):
+        assert (project.path / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    train = words_of(project, "data/prepared/train.txt")
+    loss = pd.read_csv(project.path / "metrics/train/loss.csv")
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    assert loss["step"].tolist() == list(range(params["train"]["steps"] + 1))
+    assert loss["count_optimum"].unique() == pytest.approx([mle_train_nll(train)], abs=1e-6)
+    assert (loss["train"] > loss["count_optimum"]).all()  # nothing beats maximum likelihood on its own data
+
+    for model in ("count", "nn"):
+        lengths = pd.read_csv(project.path / f"metrics/sample/{model}_lengths.csv").set_index("length")
+        samples = words_of(project, f"data/samples/{model}.txt")
+        for length, row in lengths.iterrows():
+            assert row["sampled"] == pytest.approx(sum(len(w) == length for w in samples) / len(samples), abs=1e-6)
+            assert row["train"] == pytest.approx(sum(len(w) == length for w in train) / len(train), abs=1e-6)
+        assert lengths["sampled"].sum() == pytest.approx(1) and lengths["train"].sum() == pytest.approx(1)
