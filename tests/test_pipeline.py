@@ -8,7 +8,7 @@ import yaml
 from helpers import ROOT, copy_project, default_words, word_bigrams
 
 ALL_STAGES = {
-    "prepare", "bigrams", "count", "plot_counts", "train",
+    "prepare", "bigrams", "count", "plot_counts", "train", "plot_nn",
     "evaluate@count", "evaluate@nn", "sample@count", "sample@nn",
 }  # fmt: skip
 
@@ -56,7 +56,10 @@ def test_smoothing_reruns_only_the_count_branch_and_setting_it_back_uses_the_run
     assert set(project.repro()) == {"count", "evaluate@count", "sample@count"}
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
     assert {"data/models/count.pt", "metrics/evaluate/count.json"} <= changed
-    assert changed <= {"data/models/count.pt", "metrics/evaluate/count.json", "data/samples/count.txt", "metrics/sample/count.json"}
+    assert changed <= {
+        "data/models/count.pt", "metrics/evaluate/count.json",
+        "data/samples/count.txt", "metrics/sample/count.json", "metrics/sample/count_lengths.csv",
+    }  # fmt: skip
 
     project.set_params(count__smoothing=1)
     assert project.repro() == []
@@ -67,7 +70,7 @@ def test_smoothing_reruns_only_the_count_branch_and_setting_it_back_uses_the_run
 def test_learning_rate_reruns_only_the_nn_branch_and_setting_it_back_uses_the_run_cache(project):
     before = project.outputs()
     project.set_params(train__lr=10)
-    assert set(project.repro()) == {"train", "evaluate@nn", "sample@nn"}
+    assert set(project.repro()) == {"train", "plot_nn", "evaluate@nn", "sample@nn"}
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
     assert {"data/models/nn.pt", "metrics/evaluate/nn.json", "metrics/train/loss.csv"} <= changed
     assert not any("count" in path for path in changed)
