@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 
-    print(dvc("exp", "show", "--md", "--no-pager", "--precision", "6", "--drop", ".*",
+    print(dvc("exp", "show", "--md", "--no-pager", "--drop", ".*",
               "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
     chosen = {}
     for param, table in tables.items():
