@@ -19,9 +19,19 @@ from makemore import MakemoreError
 from makemore.bigram import Vocabulary
 
 
+INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
+
+
+def index_dtype(size: int) -> torch.dtype:
+    """The smallest integer type that holds every index of a vocabulary of `size` tokens."""
+    return next(dtype for dtype in INDEX_DTYPES if size - 1 <= torch.iinfo(dtype).max)
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -66,21 +76,57 @@ def read_words(path: str | Path) -> list[str]:
     return words
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], vocab: Vocabulary) -> None:
+    """Save `tensors` with the code points of the vocabulary they index, so no file is read against another one."""
     # Serialised in memory first: the archive's inner names come from the file name, which would
     # otherwise be the temporary one, and the bytes must not depend on it.
     buffer = io.BytesIO()
-    torch.save(tensors, buffer)
+    torch.save({**tensors, "vocabulary": vocab.codepoints}, buffer)
     write_bytes(path, buffer.getvalue())
 
 
-def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+def load_tensors(path: str | Path, vocab: Vocabulary, dtypes: tuple[torch.dtype, ...], dim: int, *keys: str) -> list[torch.Tensor]:
+    """The tensors stored under `keys`, checked: each has one of `dtypes` and `dim` dimensions, and the file
+    was made with `vocab`. Nothing is unpickled."""
     try:
-        return torch.load(path, weights_only=True)
+        loaded = torch.load(path, weights_only=True)
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
     except Exception:
         raise MakemoreError(f"{path}: not a readable tensor file (corrupt, or not written by this pipeline)") from None
+    tensors = [loaded.get(key) if isinstance(loaded, dict) else None for key in keys]
+    for key, tensor in zip(keys, tensors):
+        if not isinstance(tensor, torch.Tensor) or tensor.dtype not in dtypes or tensor.dim() != dim:
+            raise MakemoreError(f"{path}: has no {dim}-D {key!r} tensor (not written by this pipeline's stage)")
+    if not torch.equal(loaded.get("vocabulary", torch.empty(0)), vocab.codepoints):
+        raise MakemoreError(f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)")
+    return tensors
+
+
+def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
+    """The V x V bigram counts of the train split."""
+    (counts,) = load_tensors(path, vocab, (torch.int64,), 2, "counts")
+    if counts.shape != (vocab.size, vocab.size) or (counts < 0).any():
+        raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of counts (corrupt)")
+    return counts
+
+
+def load_probs(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
+    """A model's V x V next-token probabilities, every row a distribution."""
+    (probs,) = load_tensors(path, vocab, (torch.float32,), 2, "probs")
+    rows_sum_to_1 = torch.allclose(probs.sum(1), torch.ones(len(probs)), atol=1e-4)
+    if probs.shape != (vocab.size, vocab.size) or not (torch.isfinite(probs).all() and (probs >= 0).all() and rows_sum_to_1):
+        raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of probabilities (corrupt)")
+    return probs
+
+
+def load_bigrams(path: str | Path, vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (xs, ys) index pairs of a split, as int64 for indexing."""
+    xs, ys = load_tensors(path, vocab, INDEX_DTYPES, 1, "xs", "ys")
+    if len(xs) != len(ys) or (len(xs) and max(xs.max(), ys.max()) >= vocab.size):
+        raise MakemoreError(f"{path}: not pairs of indices below {vocab.size} (corrupt)")
+    # int64 before any use: torch would take uint8 index tensors for boolean masks
+    return xs.long(), ys.long()
 
 
 def save_vocab(path: str | Path, vocab: Vocabulary) -> None:

@@ -11,18 +11,18 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import load_tensors, load_vocab
-from makemore.bigram import bigrams, sample
+from makemore.artifacts import load_probs, load_vocab
+from makemore.bigram import Vocabulary, bigrams, sample
 
 MODELS = ("count", "nn")
 VOCAB_FILE = "data/prepared/vocab.json"
 
 
-def model_probs(model: str) -> torch.Tensor:
-    return load_tensors(f"data/models/{model}.pt")["probs"]
+def model_probs(model: str, vocab: Vocabulary) -> torch.Tensor:
+    return load_probs(f"data/models/{model}.pt", vocab)
 
 
-def score_table(word: str, vocab, probs: dict[str, torch.Tensor]) -> pd.DataFrame:
+def score_table(word: str, vocab: Vocabulary, probs: dict[str, torch.Tensor]) -> pd.DataFrame:
     """One row per bigram of `word`: its probability and log-probability under each model."""
     xs, ys = bigrams(vocab.encode([word]))
     labels = vocab.labels
@@ -36,7 +36,7 @@ def score_table(word: str, vocab, probs: dict[str, torch.Tensor]) -> pd.DataFram
 
 def score(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
-    probs = {model: model_probs(model) for model in MODELS}
+    probs = {model: model_probs(model, vocab) for model in MODELS}
     for word in args.words:
         try:
             table = score_table(word, vocab, probs)
@@ -51,7 +51,7 @@ def score(args: argparse.Namespace) -> None:
 def sample_names(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
     generator = torch.Generator().manual_seed(args.seed)
-    for ids in sample(model_probs(args.model), args.num, generator, args.max_len, args.temperature, args.top_k):
+    for ids in sample(model_probs(args.model, vocab), args.num, generator, args.max_len, args.temperature, args.top_k):
         print(vocab.decode(ids))
 
 

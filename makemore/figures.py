@@ -1,18 +1,29 @@
 """The V x V grids of the lecture, drawn with matplotlib: counts, probabilities and their differences."""
 
 import io
+import sys
 
 import torch
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 
+MAX_GRID_SIZE = 60  # beyond 60 x 60 cells the labels cannot be read at any sensible figure size
+
+
 def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, diverging: bool = False) -> Figure:
     """Every cell shaded by its value and labelled with its bigram and the value formatted with `fmt`.
 
     `diverging` centres a red-blue scale on 0, for differences; otherwise the scale is white to blue.
+    A vocabulary too large to draw gives a figure that says so instead.
     """
     size = len(labels)
+    if size > MAX_GRID_SIZE:
+        print(f"note: {title}: not drawn, {size} tokens are more than {MAX_GRID_SIZE}", file=sys.stderr)
+        fig = Figure(figsize=(8, 1.5))
+        fig.text(0.5, 0.6, title, ha="center", fontsize=12)
+        fig.text(0.5, 0.3, f"not drawn: {size} tokens make {size * size:,} cells, more than {MAX_GRID_SIZE} x {MAX_GRID_SIZE} can be read", ha="center")
+        return fig
     values = values.double()
     fig = Figure(figsize=(0.6 * size + 1.5, 0.6 * size + 0.6))
     ax = fig.add_subplot()

@@ -5,17 +5,18 @@
 
 import sys
 
-from makemore.artifacts import load_tensors, run_stage, write_json
+from makemore.artifacts import load_bigrams, load_probs, load_vocab, run_stage, write_json
 from makemore.bigram import SPLITS, count_bigrams, score
 
 
 def main() -> None:
     model = sys.argv[1]
-    probs = load_tensors(f"data/models/{model}.pt")["probs"]
+    vocab = load_vocab("data/prepared/vocab.json")
+    probs = load_probs(f"data/models/{model}.pt", vocab)
     metrics = {}
     for split in SPLITS:
-        bigrams = load_tensors(f"data/bigrams/{split}.pt")
-        metrics[split] = score(probs, count_bigrams(bigrams["xs"], bigrams["ys"], probs.shape[0]))
+        xs, ys = load_bigrams(f"data/bigrams/{split}.pt", vocab)
+        metrics[split] = score(probs, count_bigrams(xs, ys, vocab.size))
     write_json(f"metrics/evaluate/{model}.json", metrics)
 
 

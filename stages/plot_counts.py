@@ -1,12 +1,12 @@
 """The count grid figure: every bigram of the train split with its count."""
 
-from makemore.artifacts import load_tensors, load_vocab, run_stage, write_bytes
+from makemore.artifacts import load_counts, load_vocab, run_stage, write_bytes
 from makemore.figures import grid, png
 
 
 def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
-    counts = load_tensors("data/bigrams/counts.pt")["counts"]
+    counts = load_counts("data/bigrams/counts.pt", vocab)
     title = "Bigram counts N in the train split (row: a character, column: the next one)"
     write_bytes("metrics/count_grid.png", png(grid(counts, vocab.labels, title, fmt=".0f")))
 

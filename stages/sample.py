@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from makemore.artifacts import load_tensors, load_vocab, read_words, run_stage, write_json, write_text, write_words
+from makemore.artifacts import load_probs, load_vocab, read_words, run_stage, write_json, write_text, write_words
 from makemore.bigram import length_distribution, novelty, sample
 from makemore.params import load_params
 
@@ -16,7 +16,7 @@ def main() -> None:
     model = sys.argv[1]
     params = load_params().sample
     vocab = load_vocab("data/prepared/vocab.json")
-    probs = load_tensors(f"data/models/{model}.pt")["probs"]
+    probs = load_probs(f"data/models/{model}.pt", vocab)
     generator = torch.Generator().manual_seed(params.seed)
     samples = sample(probs, params.num, generator, params.max_len, params.temperature, params.top_k)
     words = [vocab.decode(ids) for ids in samples]

@@ -2,16 +2,16 @@
 
 import pandas as pd
 
-from makemore.artifacts import load_tensors, run_stage, save_tensors, write_json, write_text
+from makemore.artifacts import load_bigrams, load_counts, load_vocab, run_stage, save_tensors, write_json, write_text
 from makemore.bigram import count_bigrams, count_model, nll, train_nn
 from makemore.params import load_params
 
 
 def main() -> None:
     params = load_params().train
-    train_counts = load_tensors("data/bigrams/counts.pt")["counts"]
-    val = load_tensors("data/bigrams/val.pt")
-    val_counts = count_bigrams(val["xs"], val["ys"], train_counts.shape[0])
+    vocab = load_vocab("data/prepared/vocab.json")
+    train_counts = load_counts("data/bigrams/counts.pt", vocab)
+    val_counts = count_bigrams(*load_bigrams("data/bigrams/val.pt", vocab), vocab.size)
     training = train_nn(
         train_counts,
         val_counts,
@@ -23,7 +23,7 @@ def main() -> None:
     probs = training.W.softmax(dim=1)
     optimum = count_model(train_counts, smoothing=0)  # the maximum-likelihood solution gradient descent heads for
     final_nll, optimum_nll = nll(probs, train_counts), nll(optimum, train_counts)
-    save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs})
+    save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs}, vocab)
     curve = pd.DataFrame(training.curve, columns=["step", "train", "val"]).assign(count_optimum=optimum_nll)
     write_text("metrics/train/loss.csv", curve.to_csv(index=False))
     write_json(

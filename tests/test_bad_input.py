@@ -1,10 +1,12 @@
 """Bad data and bad params: one clear line, a non-zero exit, no output left behind."""
 
+import json
 import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from helpers import ROOT
@@ -87,6 +89,7 @@ def test_a_diverging_training_run_writes_no_model(workdir):
 
 
 def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
+    assert run_stage(workdir, "prepare").returncode == 0
     (workdir / "data/models").mkdir(parents=True)
     (workdir / "data/models/count.pt").write_bytes(b"garbage")
     assert_fails_with(run_stage(workdir, "evaluate", "count"), "data/models/count.pt: not a readable tensor file (corrupt, or not written by this pipeline)")
@@ -133,3 +136,62 @@ def test_a_bad_param_stops_the_stage_in_one_line(workdir):
     set_param(workdir, "count", "smoothing", -0.5)
     assert_fails_with(run_stage(workdir, "prepare"), "params.yaml: count.smoothing = -0.5 is invalid: input should be greater than or equal to 0")
     assert not (workdir / "data/prepared").exists()
+
+
+def build(workdir, *stages):
+    for stage in stages:
+        result = run_stage(workdir, *stage.split("@"))
+        assert result.returncode == 0, result.stderr
+
+
+def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir):
+    build(workdir, "prepare", "bigrams", "count")
+    other_model = (workdir / "data/models/count.pt").read_bytes()
+    # the same number of characters, one of them different: every shape still fits
+    names = (workdir / "data/names.txt").read_text().replace("v", "q")
+    (workdir / "data/names.txt").write_text(names)
+    build(workdir, "prepare", "bigrams")
+    (workdir / "data/models/count.pt").write_bytes(other_model)
+    assert_fails_with(
+        run_stage(workdir, "evaluate", "count"),
+        "data/models/count.pt: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tensors", "message"),
+    [
+        ({"W": "probs"}, "data/models/count.pt: has no 2-D 'probs' tensor (not written by this pipeline's stage)"),
+        ({"probs": "uniform-3x3"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
+        ({"probs": "rows-sum-to-2"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
+        ({"probs": "nan"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
+    ],
+)
+def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir, tensors, message):
+    build(workdir, "prepare", "bigrams")
+    vocab = json.loads((workdir / "data/prepared/vocab.json").read_text())
+    size = len(vocab["chars"]) + 1
+    assert size == 18
+    made = {
+        "probs": torch.full((size, size), 1 / size),
+        "uniform-3x3": torch.full((3, 3), 1 / 3),
+        "rows-sum-to-2": torch.full((size, size), 2 / size),
+        "nan": torch.full((size, size), float("nan")),
+    }
+    archive = {key: made[value] for key, value in tensors.items()}
+    archive["vocabulary"] = torch.tensor([ord(c) for c in vocab["chars"]], dtype=torch.int32)
+    (workdir / "data/models").mkdir(parents=True)
+    torch.save(archive, workdir / "data/models/count.pt")
+    assert_fails_with(run_stage(workdir, "evaluate", "count"), message)
+
+
+def test_a_truncated_artifact_is_never_read_as_valid(workdir):
+    build(workdir, "prepare", "bigrams")
+    counts = (workdir / "data/bigrams/counts.pt").read_bytes()
+    for size in (0, 100, len(counts) // 2, len(counts) - 1):
+        (workdir / "data/bigrams/counts.pt").write_bytes(counts[:size])
+        assert_fails_with(
+            run_stage(workdir, "count"),
+            "data/bigrams/counts.pt: not a readable tensor file (corrupt, or not written by this pipeline)",
+        )
+    assert not (workdir / "data/models").exists()

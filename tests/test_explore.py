@@ -11,7 +11,6 @@ import torch
 import yaml
 
 from helpers import BIN, Project, mle_train_nll, run, word_bigrams
-from makemore.artifacts import load_tensors
 
 
 def words_of(project: Project, path: str) -> list[str]:
@@ -96,7 +95,7 @@ def test_score_shows_each_bigram_probability_under_both_models(project):
     train, size = words_of(project, "data/prepared/train.txt"), vocab_size(project)
     rows = score_rows(result.stdout)
     assert len(rows) == len(word) + 1
-    nn = load_tensors(project.path / "data/models/nn.pt")
+    nn = torch.load(project.path / "data/models/nn.pt", weights_only=True)
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     index = {c: i + 1 for i, c in enumerate(vocab["chars"])} | {"<b>": 0}
     for row, (a, b) in zip(rows, word_bigrams(word)):
@@ -160,7 +159,7 @@ def greedy_word(probs: torch.Tensor, max_len: int = 50) -> list[int]:
 def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(project):
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     labels = [vocab["boundary"], *vocab["chars"]]
-    probs = load_tensors(project.path / "data/models/count.pt")["probs"]
+    probs = torch.load(project.path / "data/models/count.pt", weights_only=True)["probs"]
     greedy = "".join(labels[i] for i in greedy_word(probs))
     assert makemore(project, "sample", "--temperature", "0.001", "--num", "5").stdout == f"{greedy}\n" * 5
 
@@ -200,7 +199,7 @@ def test_sampling_params_rerun_only_the_sample_stages(project):
     assert set(project.repro()) == {"sample@count", "sample@nn"}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     for model in ("count", "nn"):
-        probs = load_tensors(project.path / f"data/models/{model}.pt")["probs"]
+        probs = torch.load(project.path / f"data/models/{model}.pt", weights_only=True)["probs"]
         greedy = "".join(vocab["chars"][i - 1] for i in greedy_word(probs))
         assert set(words_of(project, f"data/samples/{model}.txt")) == {greedy}  # top_k 1 is greedy
 
