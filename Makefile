@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Stages call `python`: put the venv first on PATH so DVC runs them with it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test tune figures names
+.PHONY: repro test tune bench bench-scale figures names
 repro: $(VENV)/.installed
 	dvc repro
 
@@ -16,6 +16,13 @@ test: $(VENV)/.installed-test
 tune: $(VENV)/.installed
 	dvc repro
 	python -m makemore.tune
+
+# Benchmarks (not tests: they print figures and assert nothing).
+bench: $(VENV)/.installed
+	python benchmarks/bench.py
+
+bench-scale: $(VENV)/.installed
+	python benchmarks/scale.py
 
 # Render the vega-lite plots to docs/figures/*.png for the README.
 figures: $(VENV)/.installed-docs

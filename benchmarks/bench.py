@@ -1,0 +1,144 @@
+"""Benchmark on the default data: the pipeline's code against the lecture's, and DVC's overhead.
+
+    python benchmarks/bench.py      (what `make bench` runs; prints a table, asserts nothing)
+
+Every figure is measured in this one run, and each ratio is against a baseline measured here too.
+"""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from makemore.artifacts import read_words
+from makemore.bigram import Vocabulary, bigrams, count_bigrams, count_model, data_loss, nll
+from makemore.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_GAP = 0.01  # nats above the maximum-likelihood NLL
+LECTURE_CAP_SECONDS = 30.0
+
+
+def best_time(fn, repeats: int) -> float:
+    """The fastest of `repeats` runs, in seconds: the least disturbed by the rest of the machine."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def lecture_counts(words: list[str], stoi: dict[str, int], size: int) -> torch.Tensor:
+    N = torch.zeros((size, size), dtype=torch.int32)
+    for w in words:
+        chs = ["."] + list(w) + ["."]
+        for ch1, ch2 in zip(chs, chs[1:]):
+            N[stoi[ch1], stoi[ch2]] += 1
+    return N
+
+
+def lecture_step(W: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, lr: float, reg: float) -> float:
+    """One step as the lecture writes it: one-hot of every example @ W, softmax, NLL, backward, update."""
+    xenc = F.one_hot(xs, num_classes=W.shape[0]).float()
+    logits = xenc @ W
+    counts = logits.exp()
+    probs = counts / counts.sum(1, keepdims=True)
+    loss = -probs[torch.arange(len(xs)), ys].log().mean() + reg * (W**2).mean()
+    W.grad = None
+    loss.backward()
+    W.data += -lr * W.grad
+    return loss.item()
+
+
+def pipeline_step(W: torch.Tensor, counts: torch.Tensor, lr: float, reg: float) -> float:
+    loss = data_loss(W, counts) + reg * (W**2).mean()
+    W.grad = None
+    loss.backward()
+    with torch.no_grad():
+        W -= lr * W.grad
+    return loss.item()
+
+
+def steps_to_target(step, W: torch.Tensor, train_nll, optimum: float, cap_seconds: float) -> tuple[int, float, float]:
+    """Steps and seconds of training until the train NLL is within TARGET_GAP of `optimum`, or the cap."""
+    start, steps = time.perf_counter(), 0
+    while (gap := train_nll(W) - optimum) >= TARGET_GAP and time.perf_counter() - start < cap_seconds:
+        step(W)
+        steps += 1
+    return steps, time.perf_counter() - start, gap
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def row(what: str, lecture: str, pipeline: str, ratio: str, target: str) -> None:
+    print(f"| {what} | {lecture} | {pipeline} | {ratio} | {target} |", flush=True)
+
+
+def main() -> None:
+    torch.set_num_threads(os.cpu_count() or 1)
+    params = load_params(ROOT / "params.yaml")
+    words = read_words(ROOT / params.data.path)
+    vocab = Vocabulary.from_words(words)
+    stoi = {c: i for i, c in enumerate(vocab.labels)}
+    xs, ys = bigrams(vocab.encode(words))
+    counts = count_bigrams(xs, ys, vocab.size)
+    optimum = nll(count_model(counts, 0), counts)
+    lr, reg = params.train.lr, params.train.reg
+
+    print(f"Default data: {len(words):,} words, {len(xs):,} bigrams, V = {vocab.size}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n")  # fmt: skip
+    print("| what | lecture's way | pipeline | pipeline is | target |")
+    print("| --- | --- | --- | --- | --- |")
+
+    lecture = best_time(lambda: lecture_counts(words, stoi, vocab.size), repeats=1)
+    assert torch.equal(lecture_counts(words, stoi, vocab.size).long(), counts)  # the same counts, or the race is void
+    pipeline = best_time(lambda: count_bigrams(*bigrams(vocab.encode(words)), vocab.size), repeats=5)
+    row("count all bigrams (encoding included)", f"{lecture:.2f} s", f"{pipeline * 1e3:.1f} ms", f"{lecture / pipeline:,.0f}x faster", ">= 100x")
+
+    W0 = torch.randn((vocab.size, vocab.size), generator=torch.Generator().manual_seed(params.train.seed))
+    W = W0.clone().requires_grad_()
+    lecture = best_time(lambda: lecture_step(W, xs, ys, lr, reg), repeats=5)
+    W = W0.clone().requires_grad_()
+    pipeline = best_time(lambda: pipeline_step(W, counts.float(), lr, reg), repeats=50)
+    row("one training step (loss, backward, update)", f"{lecture * 1e3:.1f} ms", f"{pipeline * 1e3:.3f} ms", f"{lecture / pipeline:,.0f}x faster", ">= 100x")
+
+    counts_f = counts.float()
+    W = W0.clone().requires_grad_()
+    steps, pipeline, gap = steps_to_target(lambda W: pipeline_step(W, counts_f, lr, reg), W, lambda W: data_loss(W, counts_f).item(), optimum, 60.0)
+    W = W0.clone().requires_grad_()
+    lecture_nll = lambda W: F.cross_entropy(W.detach()[xs], ys).item()  # noqa: E731
+    lecture_steps, lecture, lecture_gap = steps_to_target(lambda W: lecture_step(W, xs, ys, lr, reg), W, lecture_nll, optimum, LECTURE_CAP_SECONDS)
+    reached = f"{lecture:.1f} s ({lecture_steps} steps)" if lecture_gap < TARGET_GAP else f"not in {LECTURE_CAP_SECONDS:.0f} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
+    ratio = f"{lecture / pipeline:,.0f}x faster" if lecture_gap < TARGET_GAP else f"> {lecture / pipeline:,.0f}x faster"
+    row(f"train to within {TARGET_GAP} nats of the optimum {optimum:.5f} (lr {lr:g}, reg {reg:g})", reached, f"{pipeline:.3f} s ({steps} steps, {gap:.5f} above)", ratio, "< 1 s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "project"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(project)], check=True)
+        for outputs in ("metrics", "dvc.lock"):  # from scratch: nothing the committed run left
+            path = project / outputs
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        scratch = timed(["dvc", "repro"], project)
+        stages = len(subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=project, check=True, capture_output=True, text=True).stdout.split())
+        noop = min(timed(["dvc", "repro"], project) for _ in range(3))
+        python = min(timed([sys.executable, "-c", "pass"], project) for _ in range(3))
+        torch_import = min(timed([sys.executable, "-c", "import torch"], project) for _ in range(3)) - python
+        dvc_import = min(timed([sys.executable, "-c", "import dvc.cli, dvc.repo"], project) for _ in range(3)) - python
+    row(f"`dvc repro` from scratch ({stages} stages)", "", f"{scratch:.1f} s", f"{stages} x (python + import torch) = {stages * (python + torch_import):.1f} s, {stages * (python + torch_import) / scratch:.0%} of it", "")
+    row("no-op `dvc repro`", "", f"{noop:.2f} s", f"python + import dvc = {python + dvc_import:.2f} s, {(python + dvc_import) / noop:.0%} of it", "< 2 s")
+
+
+if __name__ == "__main__":
+    main()
