@@ -5,7 +5,6 @@
 Every figure is measured in this one run, and each ratio is against a baseline measured here too.
 """
 
-import math
 import os
 import shutil
 import subprocess

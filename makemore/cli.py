@@ -27,8 +27,8 @@ def score_table(word: str, vocab: Vocabulary, probs: dict[str, torch.Tensor]) ->
     xs, ys = bigrams(vocab.encode([word]))
     labels = vocab.labels
     table = pd.DataFrame({"bigram": [labels[x] + labels[y] for x, y in zip(xs.tolist(), ys.tolist())]})
-    for model, model_probs in probs.items():
-        p = model_probs[xs, ys].double()
+    for model, table_probs in probs.items():
+        p = table_probs[xs, ys].double()
         table[f"{model} p"] = p.numpy()
         table[f"{model} log p"] = p.log().numpy()  # log 0 = -inf: a bigram the model rules out
     return table

@@ -12,7 +12,6 @@ choices to tuning/best.json.
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from makemore import MakemoreError
 from makemore.artifacts import write_json, write_text
+from makemore.bigram import SPLITS
 
 SWEEPS = {  # param -> (model it tunes, default values)
     "count.smoothing": ("count", [0, 0.01, 0.1, 0.3, 1, 3, 10, 100]),
@@ -58,10 +58,6 @@ def run_sweep(values: dict[str, list[float]], jobs: int) -> None:
     dvc("exp", "run", "--run-all", "--jobs", str(jobs))
 
 
-def nll(value: float | str) -> float:
-    return float(value)  # the metrics write an infinite NLL as "inf"
-
-
 def results(values: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
     """Per swept param: one row per value with the train, val and test NLL of the model it tunes."""
     by_name = {exp.get("name"): exp for exp in experiments_of_head()}
@@ -74,7 +70,8 @@ def results(values: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
             if name not in by_name:
                 raise MakemoreError(f"experiment {name} did not finish: see `dvc queue logs {name}`")
             metrics = by_name[name]["data"]["metrics"][f"metrics/evaluate/{model}.json"]["data"]
-            rows.append({param.split(".")[1]: value, **{split: nll(metrics[split]["nll"]) for split in ("train", "val", "test")}})
+            # float(): an infinite NLL is written as "inf"
+            rows.append({param.split(".")[1]: value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
         tables[param] = pd.DataFrame(rows)
     return tables
 

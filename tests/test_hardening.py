@@ -7,7 +7,7 @@ import unicodedata
 
 import torch
 
-from helpers import BIN, copy_project, env
+from helpers import copy_project, env
 
 # Loaded into every Python process of a run when its directory is on PYTHONPATH. In the train stage
 # only, the first file written is cut off half-way and the process is killed with SIGKILL.

@@ -100,7 +100,8 @@ def test_own_data_file_is_one_param_away_and_tracked(project):
     assert vocab["boundary"] not in vocab["chars"]
 
     (project.path / "data/other.txt").write_text("\n".join(words * 4) + "\n", encoding="utf-8")
-    assert "prepare" in project.repro()
+    status = json.loads(project.dvc("status", "--json").stdout)
+    assert {"changed deps": {"data/other.txt": "modified"}} in status["prepare"]
 
 
 def test_zero_probability_bigrams_give_inf_in_valid_json(project):
