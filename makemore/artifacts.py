@@ -121,12 +121,14 @@ def load_probs(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
 
 
 def load_bigrams(path: str | Path, vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (xs, ys) index pairs of a split, as int64 for indexing."""
+    """The (xs, ys) index pairs of a split, in their compact stored type.
+
+    Convert with .long() before indexing with them: torch takes uint8 index tensors for boolean masks.
+    """
     xs, ys = load_tensors(path, vocab, INDEX_DTYPES, 1, "xs", "ys")
-    if len(xs) != len(ys) or (len(xs) and max(xs.max(), ys.max()) >= vocab.size):
+    if len(xs) != len(ys) or (len(xs) and max(xs.max().item(), ys.max().item()) >= vocab.size):
         raise MakemoreError(f"{path}: not pairs of indices below {vocab.size} (corrupt)")
-    # int64 before any use: torch would take uint8 index tensors for boolean masks
-    return xs.long(), ys.long()
+    return xs, ys
 
 
 def save_vocab(path: str | Path, vocab: Vocabulary) -> None:

@@ -11,6 +11,8 @@ from makemore import MakemoreError
 
 BOUNDARY = 0  # index of the token that starts and ends every word
 SPLITS = ("train", "val", "test")
+CHUNK_WORDS = 1_000_000  # words encoded at once
+CHUNK_BIGRAMS = 4_000_000  # bigrams counted at once
 
 
 @dataclass(frozen=True)
@@ -48,21 +50,27 @@ class Vocabulary:
     def labels(self) -> list[str]:
         return [self.boundary, *self.chars]
 
-    def encode(self, words: Sequence[str]) -> torch.Tensor:
+    def encode(self, words: Sequence[str], dtype: torch.dtype = torch.long) -> torch.Tensor:
         """The indices of `.w1.w2. ... .wn.`: its consecutive pairs are exactly the bigrams of every word.
 
-        Vectorised: the text is decoded to code points once and looked up with a binary search in the
-        sorted characters, instead of a Python lookup per character.
+        Vectorised: the text is decoded to code points and looked up with a binary search in the sorted
+        characters, instead of a Python lookup per character. It goes CHUNK_WORDS words at a time, so
+        the temporary copies stay small whatever the corpus, and only the result, in `dtype`, grows.
         """
+        starts = range(0, max(len(words), 1), CHUNK_WORDS)
+        # each chunk starts with the boundary that ended the one before: keep it only in the first
+        return torch.cat([self._encode_chunk(words[start : start + CHUNK_WORDS], dtype)[1 if start else 0 :] for start in starts])
+
+    def _encode_chunk(self, words: Sequence[str], dtype: torch.dtype) -> torch.Tensor:
         text = "".join(f"\n{word}" for word in words) + "\n"  # "\n" marks the boundaries: lines never hold one
         codepoints = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
-        positions = torch.searchsorted(self.codepoints, codepoints).clamp(max=len(self.chars) - 1)
+        positions = torch.searchsorted(self.codepoints, codepoints, out_int32=True).clamp(max=len(self.chars) - 1)
         is_boundary = codepoints == ord("\n")
         unknown = ~(is_boundary | (self.codepoints[positions] == codepoints))
         if unknown.any():
             char = chr(codepoints[unknown.nonzero()[0, 0]].item())
             raise MakemoreError(f"character {char!r} is not in the vocabulary")
-        return torch.where(is_boundary, BOUNDARY, positions.long() + 1)
+        return torch.where(is_boundary, BOUNDARY, positions + 1).to(dtype)
 
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.chars[i - 1] for i in ids)
@@ -88,8 +96,15 @@ def bigrams(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def count_bigrams(xs: torch.Tensor, ys: torch.Tensor, size: int) -> torch.Tensor:
-    """N[a, b] = how many times index b follows index a."""
-    return torch.bincount(xs * size + ys, minlength=size * size).view(size, size)
+    """N[a, b] = how many times index b follows index a, for indices of any integer type.
+
+    Counted CHUNK_BIGRAMS pairs at a time, so the int64 pair codes a * V + b stay small.
+    """
+    counts = torch.zeros(size * size, dtype=torch.long)
+    for start in range(0, len(xs), CHUNK_BIGRAMS):
+        pairs = xs[start : start + CHUNK_BIGRAMS].long() * size + ys[start : start + CHUNK_BIGRAMS].long()
+        counts += torch.bincount(pairs, minlength=size * size)
+    return counts.view(size, size)
 
 
 def count_model(counts: torch.Tensor, smoothing: float) -> torch.Tensor:

@@ -6,10 +6,10 @@ from makemore.bigram import SPLITS, bigrams, count_bigrams
 
 def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
-    dtype = index_dtype(vocab.size)
     for split in SPLITS:
-        xs, ys = bigrams(vocab.encode(read_words(f"data/prepared/{split}.txt")))
-        save_tensors(f"data/bigrams/{split}.pt", {"xs": xs.to(dtype), "ys": ys.to(dtype)}, vocab)
+        # xs and ys are two views of one tensor of indices, which torch.save stores once
+        xs, ys = bigrams(vocab.encode(read_words(f"data/prepared/{split}.txt"), index_dtype(vocab.size)))
+        save_tensors(f"data/bigrams/{split}.pt", {"xs": xs, "ys": ys}, vocab)
         if split == "train":
             save_tensors("data/bigrams/counts.pt", {"counts": count_bigrams(xs, ys, vocab.size)}, vocab)
 

@@ -245,3 +245,16 @@ def test_length_distribution_shares_per_length():
     assert table["length"].tolist() == [0, 1, 2, 3, 4]
     assert table["sampled"].tolist() == [0.25, 0.0, 0.5, 0.0, 0.25]
     assert table["train"].tolist() == [0.0, 0.0, 0.5, 0.5, 0.0]
+
+
+def test_chunked_encoding_and_counting_equal_one_pass(names, monkeypatch):
+    words = names[:1000]
+    vocab = Vocabulary.from_words(words)
+    whole = vocab.encode(words)
+    counts = count_bigrams(*bigrams(whole), vocab.size)
+    monkeypatch.setattr("makemore.bigram.CHUNK_WORDS", 7)  # 143 chunks, the last one short
+    monkeypatch.setattr("makemore.bigram.CHUNK_BIGRAMS", 10)
+    chunked = vocab.encode(words, torch.uint8)
+    assert chunked.dtype == torch.uint8 and torch.equal(chunked.long(), whole)
+    assert torch.equal(count_bigrams(*bigrams(chunked), vocab.size), counts)
+    assert vocab.encode([]).tolist() == [0]
