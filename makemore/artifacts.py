@@ -98,7 +98,8 @@ def load_tensors(path: str | Path, vocab: Vocabulary, dtypes: tuple[torch.dtype,
     for key, tensor in zip(keys, tensors):
         if not isinstance(tensor, torch.Tensor) or tensor.dtype not in dtypes or tensor.dim() != dim:
             raise MakemoreError(f"{path}: has no {dim}-D {key!r} tensor (not written by this pipeline's stage)")
-    if not torch.equal(loaded.get("vocabulary", torch.empty(0)), vocab.codepoints):
+    stored = loaded.get("vocabulary")
+    if not (isinstance(stored, torch.Tensor) and torch.equal(stored, vocab.codepoints)):
         raise MakemoreError(f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)")
     return tensors
 

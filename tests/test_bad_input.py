@@ -162,6 +162,7 @@ def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir
     ("tensors", "message"),
     [
         ({"W": "probs"}, "data/models/count.pt: has no 2-D 'probs' tensor (not written by this pipeline's stage)"),
+        ({"probs": "probs", "vocabulary": "not-a-tensor"}, "data/models/count.pt: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)"),
         ({"probs": "uniform-3x3"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
         ({"probs": "rows-sum-to-2"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
         ({"probs": "nan"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
@@ -177,9 +178,10 @@ def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir,
         "uniform-3x3": torch.full((3, 3), 1 / 3),
         "rows-sum-to-2": torch.full((size, size), 2 / size),
         "nan": torch.full((size, size), float("nan")),
+        "not-a-tensor": [ord(c) for c in vocab["chars"]],
     }
-    archive = {key: made[value] for key, value in tensors.items()}
-    archive["vocabulary"] = torch.tensor([ord(c) for c in vocab["chars"]], dtype=torch.int32)
+    archive = {"vocabulary": torch.tensor([ord(c) for c in vocab["chars"]], dtype=torch.int32)}
+    archive |= {key: made[value] for key, value in tensors.items()}
     (workdir / "data/models").mkdir(parents=True)
     torch.save(archive, workdir / "data/models/count.pt")
     assert_fails_with(run_stage(workdir, "evaluate", "count"), message)
