@@ -113,7 +113,7 @@ def main() -> None:
     totals = {s: sum(t for t, _ in results[s]) for s in sizes}
     peaks = {s: max(m for _, m in results[s]) for s in sizes}
     print("| **end to end** | " + " | ".join(f"**{totals[s]:.1f} s**, peak {peaks[s]:,.0f} MB" for s in sizes) + " |")
-    print(f"\nEvery stage first spends {startup:.2f} s starting Python and importing torch, pandas and makemore.")
+    print(f"\nEvery stage first spends {startup:.2f} s starting Python and importing torch and makemore.")
     for small, large in zip(sizes, sizes[1:]):
         per_million = (totals[large] - totals[small]) / (large - small) * 1e6
         print(f"From {small:,} to {large:,} words: {per_million:.2f} s more per million words.")

@@ -4,7 +4,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pandas as pd
 import torch
 
 from makemore import MakemoreError
@@ -213,8 +212,10 @@ def sample(
     return samples
 
 
-def length_distribution(samples: Sequence[str], train: Sequence[str]) -> pd.DataFrame:
+def length_distribution(samples: Sequence[str], train: Sequence[str]) -> "pd.DataFrame":
     """Share of the sampled words and of the train words at each length, one row per length."""
+    import pandas as pd  # here, not at the top: only the sample stage needs it, and every stage imports this module
+
     shares = pd.DataFrame(
         {
             "sampled": pd.Series(map(len, samples)).value_counts(normalize=True),
