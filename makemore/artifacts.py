@@ -5,18 +5,20 @@ sees a half-written artifact. Tensors are stored with `torch.save` and read back
 `weights_only=True`: nothing is unpickled.
 """
 
+import csv
 import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import torch
 
 from makemore import MakemoreError
-from makemore.bigram import Vocabulary
+from makemore.bigram import Vocabulary, rows_are_distributions
 
 
 INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
@@ -27,6 +29,12 @@ def index_dtype(size: int) -> torch.dtype:
     return next(dtype for dtype in INDEX_DTYPES if size - 1 <= torch.iinfo(dtype).max)
 
 
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +42,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(fd, 0o666 & ~umask())  # mkstemp makes the file private (0600); a plain open() would respect the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -50,30 +59,60 @@ def write_json(path: str | Path, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, text.getvalue())
+
+
 def write_words(path: str | Path, words: Iterable[str]) -> None:
     write_text(path, "".join(f"{word}\n" for word in words))
 
 
-def read_words(path: str | Path) -> list[str]:
-    """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`)."""
+def read_words(path: str | Path, max_length: int | None = None) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`).
+
+    A word longer than `max_length` characters is dropped, with a warning on stderr that says how many were.
+    A control character inside a word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file
+    that is not a list of words, and sampled words would carry it to the terminal.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise MakemoreError(f"{path}: no such file")
-    words = []
-    with path.open("rb") as f:
-        for lineno, line in enumerate(f, start=1):
-            try:
-                text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as e:
-                raise MakemoreError(
-                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})"
-                ) from None
-            word = text.strip()
-            if word:
-                words.append(word)
+    if path.is_dir():
+        raise MakemoreError(f"{path}: is a directory, not a file of words")
+    words, too_long = [], []
+    try:
+        with path.open("rb") as f:
+            for lineno, line in enumerate(f, start=1):
+                word = _decode_line(path, lineno, line)
+                if max_length is not None and len(word) > max_length:
+                    too_long.append((lineno, len(word)))
+                elif word:
+                    words.append(word)
+    except OSError as e:
+        raise MakemoreError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
+    if too_long:
+        (first, length), *_ = too_long
+        print(
+            f"warning: {path}: dropped {len(too_long)} word(s) longer than data.max_length = {max_length} characters "
+            f"(the first at line {first}, {length:,} characters)",
+            file=sys.stderr,
+        )
     if not words:
-        raise MakemoreError(f"{path}: no words (the file is empty or has only blank lines)")
+        raise MakemoreError(f"{path}: no words (the file is empty, or has only blank lines or words that are too long)")
     return words
+
+
+def _decode_line(path: Path, lineno: int, line: bytes) -> str:
+    try:
+        word = line.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise MakemoreError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
+    for column, char in enumerate(word, start=1):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            raise MakemoreError(f"{path}:{lineno}: control character U+{ord(char):04X} at column {column} (one word per line, no tabs or control characters)")
+    return word
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], vocab: Vocabulary) -> None:
@@ -115,8 +154,7 @@ def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
 def load_probs(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
     """A model's V x V next-token probabilities, every row a distribution."""
     (probs,) = load_tensors(path, vocab, (torch.float32,), 2, "probs")
-    rows_sum_to_1 = torch.allclose(probs.sum(1), torch.ones(len(probs)), atol=1e-4)
-    if probs.shape != (vocab.size, vocab.size) or not (torch.isfinite(probs).all() and (probs >= 0).all() and rows_sum_to_1):
+    if probs.shape != (vocab.size, vocab.size) or not rows_are_distributions(probs):
         raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of probabilities (corrupt)")
     return probs
 

@@ -1,10 +1,11 @@
 """Bigram character models: vocabulary, encoding, the count model, the neural model, NLL and sampling."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from tqdm import tqdm
 
 from makemore import MakemoreError
 
@@ -12,6 +13,8 @@ BOUNDARY = 0  # index of the token that starts and ends every word
 SPLITS = ("train", "val", "test")
 CHUNK_WORDS = 1_000_000  # words encoded at once
 CHUNK_BIGRAMS = 4_000_000  # bigrams counted at once
+MAX_CURVE_POINTS = 1000  # steps recorded in the loss curve, whatever the number of steps
+PROGRESS = "{desc}: {n_fmt}/{total_fmt} {unit}s{postfix} [{elapsed} elapsed, {remaining} left]"  # tqdm's bar_format
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,15 @@ def count_model(counts: torch.Tensor, smoothing: float) -> torch.Tensor:
     """
     counts = counts.double() + smoothing
     totals = counts.sum(1, keepdim=True)
-    probs = torch.where(totals > 0, counts / totals, 1.0 / counts.shape[1])
-    return probs.float()
+    probs = torch.where(totals > 0, counts / totals, 1.0 / counts.shape[1]).float()
+    if not rows_are_distributions(probs):  # a smoothing near the largest float makes the totals overflow
+        raise MakemoreError(f"count.smoothing = {smoothing:g} is too large: the row totals overflow and the rows no longer sum to 1")
+    return probs
+
+
+def rows_are_distributions(probs: torch.Tensor) -> bool:
+    rows_sum_to_1 = torch.allclose(probs.double().sum(1), torch.ones(len(probs), dtype=torch.float64), atol=1e-4)
+    return bool(torch.isfinite(probs).all() and (probs >= 0).all() and rows_sum_to_1)
 
 
 def nll(probs: torch.Tensor, counts: torch.Tensor) -> float:
@@ -148,31 +158,64 @@ def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Training:
     W: torch.Tensor
-    curve: list[tuple[int, float, float]]  # (step, train NLL, val NLL) before each update, and after the last
+    curve: list[tuple[int, float, float]]  # (step, train NLL, val NLL) before some updates, and after the last
+
+
+def recorded(step: int, steps: int) -> bool:
+    """Whether the curve records `step`: every step up to MAX_CURVE_POINTS steps, evenly spaced ones beyond."""
+    return step % math.ceil(steps / MAX_CURVE_POINTS) == 0 or step == steps
+
+
+def progress(iterable: Iterable | None = None, desc: str = "", total: int | None = None, unit: str = "it") -> tqdm:
+    """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal."""
+    return tqdm(iterable, desc, total, unit=unit, bar_format=PROGRESS, mininterval=1.0, disable=None)
 
 
 def train_nn(
     train_counts: torch.Tensor, val_counts: torch.Tensor, *, lr: float, steps: int, reg: float, seed: int
 ) -> Training:
-    """Full-batch gradient descent on loss = data NLL + reg * mean(W^2), from W ~ N(0, 1)."""
+    """Full-batch gradient descent on loss = data NLL + reg * mean(W^2), from W ~ N(0, 1).
+
+    A progress bar (step, train NLL, time left) is drawn on stderr when it is a terminal.
+    """
     size = train_counts.shape[0]
     train_counts, val_counts = train_counts.float(), val_counts.float()
     W = torch.randn((size, size), generator=torch.Generator().manual_seed(seed), requires_grad=True)
     curve = []
+    bar = progress(desc="train", total=steps, unit="step")
     for step in range(steps + 1):
         train_nll = data_loss(W, train_counts)
         loss = train_nll + reg * (W**2).mean()
         if not torch.isfinite(loss):
-            raise MakemoreError(f"train.lr = {lr}: the loss became {loss.item()} at step {step}; try a smaller lr")
-        with torch.no_grad():
-            curve.append((step, train_nll.item(), data_loss(W, val_counts).item()))
+            bar.close()
+            raise MakemoreError(divergence(loss.item(), step, train_counts, lr=lr, reg=reg, seed=seed))
+        if recorded(step, steps):
+            with torch.no_grad():
+                curve.append((step, train_nll.item(), data_loss(W, val_counts).item()))
+            bar.set_postfix_str(f"train NLL {curve[-1][1]:.4f}, val NLL {curve[-1][2]:.4f}", refresh=False)
         if step == steps:
             break
         W.grad = None
         loss.backward()
         with torch.no_grad():
             W -= lr * W.grad
+        bar.update()
+    bar.close()
     return Training(W.detach(), curve)
+
+
+def divergence(loss: float, step: int, train_counts: torch.Tensor, *, lr: float, reg: float, seed: int) -> str:
+    """Name the param that made the loss non-finite: reg if the same run without the L2 term stays finite."""
+    if step == 0:
+        return f"train.reg = {reg:g} is too large: the L2 term reg * mean(W^2) is {loss} before the first step"
+    if reg > 0:
+        try:
+            train_nn(train_counts, train_counts, lr=lr, steps=step, reg=0, seed=seed)
+        except MakemoreError:
+            pass  # it diverges without the L2 term too: the step size is to blame
+        else:
+            return f"train.reg = {reg:g} is too large for train.lr = {lr:g}: the loss became {loss} at step {step}, and stays finite with reg 0"
+    return f"train.lr = {lr:g} is too large: the loss became {loss} at step {step}; try a smaller lr"
 
 
 def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -193,14 +236,17 @@ def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int |
 def sample(
     probs: torch.Tensor,
     num: int,
-    generator: torch.Generator,
+    seed: int,
     max_len: int,
     temperature: float = 1.0,
     top_k: int | None = None,
-) -> list[list[int]]:
-    """`num` index sequences, each drawn from the boundary token until it is drawn again, at most `max_len` long."""
+) -> Iterator[list[int]]:
+    """`num` index sequences, each drawn from the boundary token until it is drawn again, at most `max_len` long.
+
+    Yielded one by one, so a reader can print each as it comes. The same seed gives the same words.
+    """
     weights = sampling_weights(probs, temperature, top_k)
-    samples = []
+    generator = torch.Generator().manual_seed(seed)
     for _ in range(num):
         ids, ix = [], BOUNDARY
         while len(ids) < max_len:
@@ -208,8 +254,7 @@ def sample(
             if ix == BOUNDARY:
                 break
             ids.append(ix)
-        samples.append(ids)
-    return samples
+        yield ids
 
 
 def length_distribution(samples: Sequence[str], train: Sequence[str]) -> "pd.DataFrame":

@@ -1,11 +1,15 @@
 """makemore: score and sample names with the trained models, without rerunning the pipeline.
 
-Run from the project root after `make repro` (or `dvc repro`), which makes the artifacts it reads.
+Run inside the project (its root or any folder below) after `make repro` (or `dvc repro`), which makes
+the artifacts it reads.
 """
 
 import argparse
 import math
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -13,6 +17,7 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import load_probs, load_vocab
 from makemore.bigram import Vocabulary, bigrams, sample
+from makemore.params import MAX_LENGTH, MAX_SEED
 
 MODELS = ("count", "nn")
 VOCAB_FILE = "data/prepared/vocab.json"
@@ -50,9 +55,26 @@ def score(args: argparse.Namespace) -> None:
 
 def sample_names(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
-    generator = torch.Generator().manual_seed(args.seed)
-    for ids in sample(model_probs(args.model, vocab), args.num, generator, args.max_len, args.temperature, args.top_k):
+    for ids in sample(model_probs(args.model, vocab), args.num, args.seed, args.max_len, args.temperature, args.top_k):
         print(vocab.decode(ids))
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds the pipeline (dvc.yaml and params.yaml)."""
+    for folder in (start, *start.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise MakemoreError(f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder")
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    def integer(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return integer
 
 
 def positive_int(text: str) -> int:
@@ -90,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sample_cmd.add_argument("--model", choices=MODELS, default="count", help="which model (default: %(default)s)")
     sample_cmd.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
-    sample_cmd.add_argument("--seed", type=int, default=2147483647, help="torch.Generator seed (default: %(default)s)")
+    sample_cmd.add_argument("--seed", type=int_in(0, MAX_SEED), default=2147483647, help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)")
     sample_cmd.add_argument(
         "--temperature",
         type=positive_float,
@@ -101,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     sample_cmd.add_argument(
         "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters, and any tied with the k-th (default: all)"
     )
-    sample_cmd.add_argument("--max-len", type=positive_int, default=50, help="cut words off at this length (default: %(default)s)")
+    sample_cmd.add_argument("--max-len", type=int_in(1, MAX_LENGTH), default=50, help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)")
     sample_cmd.set_defaults(run=sample_names)
     return main
 
@@ -109,9 +131,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
+        os.chdir(project_root(Path.cwd()))
         args.run(args)
+        sys.stdout.flush()
     except MakemoreError as e:
         sys.exit(f"error: {e}")
+    except BrokenPipeError:  # the reader left, as `makemore sample --num 100000 | head` does: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush fails no more
+        sys.exit(128 + 13)  # as a process killed by SIGPIPE, like other command-line tools
 
 
 if __name__ == "__main__":

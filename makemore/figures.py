@@ -32,7 +32,7 @@ def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, divergin
         cmap, norm = "RdBu", TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     else:
         cmap, norm = "Blues", Normalize(vmin=0.0, vmax=limit)
-    image = ax.imshow(values, cmap=cmap, norm=norm)
+    image = ax.imshow(values.numpy(), cmap=cmap, norm=norm)
     for i in range(size):
         for j in range(size):
             # black text is hard to read on the darkest shades, far from 0: write in white there

@@ -7,11 +7,18 @@ import difflib
 from pathlib import Path
 
 import yaml
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from makemore import MakemoreError
 
 PARAMS_FILE = "params.yaml"
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 64 bits
+MAX_LENGTH = 1000  # the longest word kept or sampled: bounds the rows of the committed length CSVs
+
+Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
+Length = Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]
 
 
 class Section(BaseModel):
@@ -20,13 +27,14 @@ class Section(BaseModel):
 
 class Data(Section):
     path: str = Field(min_length=1)
+    max_length: Length
 
 
 class Split(Section):
     train: float = Field(gt=0, lt=1)
     val: float = Field(gt=0, lt=1)
     test: float = Field(gt=0, lt=1)
-    seed: StrictInt
+    seed: Seed
 
     @model_validator(mode="after")
     def fractions_sum_to_one(self) -> "Split":
@@ -48,13 +56,13 @@ class Train(Section):
     lr: float = Field(gt=0)
     steps: StrictInt = Field(ge=1)
     reg: float = Field(ge=0)
-    seed: StrictInt
+    seed: Seed
 
 
 class Sample(Section):
-    num: StrictInt = Field(ge=1)
-    seed: StrictInt
-    max_len: StrictInt = Field(ge=1)
+    num: StrictInt = Field(ge=1, le=1_000_000)
+    seed: Seed
+    max_len: Length
     temperature: float = Field(gt=0)
     top_k: StrictInt | None = Field(ge=1)
 

@@ -12,14 +12,18 @@ choices to tuning/best.json.
 
 import argparse
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 from makemore import MakemoreError
 from makemore.artifacts import write_json, write_text
 from makemore.bigram import SPLITS
+from makemore.cli import positive_int
+from makemore.params import load_params
 
 SWEEPS = {  # param -> (model it tunes, default values)
     "count.smoothing": ("count", [0, 0.01, 0.1, 0.3, 1, 3, 10, 100]),
@@ -33,6 +37,18 @@ def dvc(*args: str) -> str:
     if result.returncode != 0:
         raise MakemoreError(f"`dvc {' '.join(args)}` failed:\n{result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
+
+
+def check_data_is_tracked(path: str) -> None:
+    """Queued experiments run in a clean copy of the commit, which holds only what git or DVC tracks."""
+    if Path(f"{path}.dvc").is_file():
+        return
+    if subprocess.run(["git", "ls-files", "--error-unmatch", path], capture_output=True).returncode == 0:
+        return
+    raise MakemoreError(
+        f"data.path = {path} is tracked by neither git nor DVC, so the experiments cannot see it: "
+        f"run `dvc add {path}` and commit {path}.dvc first"
+    )
 
 
 def experiment_name(param: str, value: float) -> str:
@@ -81,14 +97,24 @@ def best(table: pd.DataFrame) -> pd.Series:
     return table.loc[table["val"].idxmin()]
 
 
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoothing", type=float, nargs="+", default=SWEEPS["count.smoothing"][1], help="values of count.smoothing")
-    parser.add_argument("--reg", type=float, nargs="+", default=SWEEPS["train.reg"][1], help="values of train.reg")
-    parser.add_argument("--jobs", type=int, default=2, help="experiments run at once (default: %(default)s)")
+    parser = argparse.ArgumentParser(prog="python -m makemore.tune", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoothing", type=non_negative, nargs="*", default=SWEEPS["count.smoothing"][1], help="values of count.smoothing (none: not swept)")
+    parser.add_argument("--reg", type=non_negative, nargs="*", default=SWEEPS["train.reg"][1], help="values of train.reg (none: not swept)")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="experiments run at once (default: %(default)s)")
     args = parser.parse_args(argv)
-    values = {"count.smoothing": args.smoothing, "train.reg": args.reg}
+    values = {param: swept for param, swept in (("count.smoothing", args.smoothing), ("train.reg", args.reg)) if swept}
+    if not values:
+        parser.error("nothing to sweep: give values to --smoothing or --reg")
     try:
+        check_data_is_tracked(load_params().data.path)
         run_sweep(values, args.jobs)
         tables = results(values)
     except MakemoreError as e:
@@ -96,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(dvc("exp", "show", "--md", "--no-pager", "--drop", ".*",
               "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
-    chosen = {}
+    best_file = Path("tuning/best.json")
+    chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}  # a param not swept keeps its choice
     for param, table in tables.items():
         name = param.split(".")[1]
         write_text(f"tuning/{name}.csv", table[[name, "train", "val"]].to_csv(index=False))
@@ -105,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen[model] = {param: row[name], "val_nll": row["val"], "test_nll": row["test"]}
         print(f"{model}: best {param} = {row[name]:g} on val (val NLL {row['val']:.5f}); "
               f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, row[name])}]")  # fmt: skip
-    write_json("tuning/best.json", chosen)
+    write_json(best_file, chosen)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,8 @@
 
 import sys
 
-import torch
-
 from makemore.artifacts import load_probs, load_vocab, read_words, run_stage, write_json, write_text, write_words
-from makemore.bigram import length_distribution, novelty, sample
+from makemore.bigram import length_distribution, novelty, progress, sample
 from makemore.params import load_params
 
 
@@ -17,9 +15,8 @@ def main() -> None:
     params = load_params().sample
     vocab = load_vocab("data/prepared/vocab.json")
     probs = load_probs(f"data/models/{model}.pt", vocab)
-    generator = torch.Generator().manual_seed(params.seed)
-    samples = sample(probs, params.num, generator, params.max_len, params.temperature, params.top_k)
-    words = [vocab.decode(ids) for ids in samples]
+    samples = sample(probs, params.num, params.seed, params.max_len, params.temperature, params.top_k)
+    words = [vocab.decode(ids) for ids in progress(samples, f"sample {model}", params.num, unit="word")]
     train = read_words("data/prepared/train.txt")
     heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
     write_words(f"data/samples/{model}.txt", words)

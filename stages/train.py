@@ -1,8 +1,6 @@
 """Neural model: one linear layer W on one-hot inputs, trained by gradient descent on the bigram NLL."""
 
-import pandas as pd
-
-from makemore.artifacts import load_bigrams, load_counts, load_vocab, run_stage, save_tensors, write_json, write_text
+from makemore.artifacts import load_bigrams, load_counts, load_vocab, run_stage, save_tensors, write_csv, write_json
 from makemore.bigram import count_bigrams, count_model, nll, train_nn
 from makemore.params import load_params
 
@@ -24,8 +22,7 @@ def main() -> None:
     optimum = count_model(train_counts, smoothing=0)  # the maximum-likelihood solution gradient descent heads for
     final_nll, optimum_nll = nll(probs, train_counts), nll(optimum, train_counts)
     save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs}, vocab)
-    curve = pd.DataFrame(training.curve, columns=["step", "train", "val"]).assign(count_optimum=optimum_nll)
-    write_text("metrics/train/loss.csv", curve.to_csv(index=False))
+    write_csv("metrics/train/loss.csv", ["step", "train", "val", "count_optimum"], [(*row, optimum_nll) for row in training.curve])
     write_json(
         "metrics/train/summary.json",
         {

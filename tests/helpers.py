@@ -1,31 +1,69 @@
 """Helpers shared by the tests: the real default data, and a real DVC copy of the project."""
 
+import contextlib
 import hashlib
+import io
 import math
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the venv's: its `python` and `dvc` run the stages
-SMALL_DATA_WORDS = 400
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+BIN = Path(sys.executable).parent  # the venv's: its `python` and `dvc` run the stages (conftest puts it on PATH)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def call(main: Callable[[], object], cwd: Path) -> Result:
+    """Run `main` in this process from `cwd`, as its command would run: what it prints, and its exit status
+    (a `sys.exit("message")` prints the message on stderr and exits 1, as the interpreter does)."""
+    stdout, stderr, before = io.StringIO(), io.StringIO(), Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        if isinstance(e.code, str):
+            print(e.code, file=stderr)
+    finally:
+        os.chdir(before)
+    return Result(code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_stage(cwd: Path, name: str, *args: str) -> Result:
+    """Run `python stages/NAME.py ARGS` in this process: the stage's own code, without the 2 s of importing torch."""
+    def main():
+        argv = sys.argv
+        sys.argv = [str(ROOT / "stages" / f"{name}.py"), *args]
+        try:
+            runpy.run_path(sys.argv[0], run_name="__main__")
+        finally:
+            sys.argv = argv
+
+    return call(main, cwd)
 
 
 def default_words() -> list[str]:

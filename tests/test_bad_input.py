@@ -1,17 +1,27 @@
-"""Bad data and bad params: one clear line, a non-zero exit, no output left behind."""
+"""Bad data and bad params: one clear line, a non-zero exit, no output left behind.
 
+The stages run in this process (helpers.run_stage), which is what they do under DVC less the interpreter's
+start; the subprocess tests at the end hold the contract of the real command: exit status and stderr.
+"""
+
+import fcntl
 import json
+import os
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 
 import pytest
 import torch
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, run_stage
 from makemore import MakemoreError
-from makemore.params import load_params
+from makemore.params import MAX_SEED, load_params
 
 
 @pytest.fixture
@@ -23,14 +33,16 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def run_stage(workdir, name, *args):
-    return subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=workdir, capture_output=True, text=True)
-
-
 def set_param(workdir, section, key, value):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params[section][key] = value
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def build(workdir, *stages):
+    for stage in stages:
+        result = run_stage(workdir, *stage.split("@"))
+        assert result.returncode == 0, result.stderr
 
 
 def assert_fails_with(result, message):
@@ -46,8 +58,8 @@ def test_prepare_writes_its_outputs_on_good_data(workdir):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "data/names.txt: no words (the file is empty or has only blank lines)"),
-        (b"\n  \r\n\t\n", "data/names.txt: no words (the file is empty or has only blank lines)"),
+        (b"", "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"),
+        (b"\n  \r\n\t\n", "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"),
         (b"emma\nzo\xeb\nava\n", "data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)"),
     ],
     ids=["empty", "blank", "latin-1"],
@@ -58,9 +70,37 @@ def test_bad_data_is_named_with_its_line_and_leaves_no_output(workdir, content, 
     assert not (workdir / "data/prepared").exists()
 
 
-def test_a_missing_data_file_is_named(workdir):
+def test_a_missing_data_file_or_a_directory_is_named(workdir):
     set_param(workdir, "data", "path", "data/nope.txt")
-    assert_fails_with(run_stage(workdir, "prepare"), "data/nope.txt: no such file")
+    assert_fails_with(run_stage(workdir, "prepare"), "data/nope.txt: no such file or directory")
+    set_param(workdir, "data", "path", "data")
+    assert_fails_with(run_stage(workdir, "prepare"), "data: is a directory, not a file of words")
+
+
+@pytest.mark.parametrize("char", ["\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028"])
+def test_a_control_character_inside_a_word_is_refused_with_its_line_and_column(workdir, char):
+    (workdir / "data/names.txt").write_text(f"emma\nava\nmia{char}x\nzoe\n", encoding="utf-8")
+    assert_fails_with(
+        run_stage(workdir, "prepare"),
+        f"data/names.txt:3: control character U+{ord(char):04X} at column 4 (one word per line, no tabs or control characters)",
+    )
+    assert not (workdir / "data/prepared").exists()
+
+
+def test_words_longer_than_max_length_are_dropped_with_one_warning(workdir):
+    names = (workdir / "data/names.txt").read_text().split()
+    (workdir / "data/names.txt").write_text("\n".join(names[:3] + ["x" * 1_000_000] + names[3:] + ["y" * 51]) + "\n")
+    result = run_stage(workdir, "prepare")
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "warning: data/names.txt: dropped 2 word(s) longer than data.max_length = 50 characters (the first at line 4, 1,000,000 characters)"
+    ]
+    kept = sum(((workdir / f"data/prepared/{s}.txt").read_text().split() for s in ("train", "val", "test")), [])
+    assert sorted(kept) == sorted(names)
+
+    (workdir / "data/names.txt").write_text("x" * 51 + "\n")
+    result = run_stage(workdir, "prepare")
+    assert result.stderr.splitlines()[-1] == "error: data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"
 
 
 def test_a_split_too_small_for_the_data_is_refused_before_writing(workdir):
@@ -78,14 +118,34 @@ def test_crlf_and_surrounding_whitespace_are_stripped(workdir):
     assert sorted(words) == sorted(["emma", "ava", "mia", "zoe", "li", "bo", "al", "el", "cy", "ty"])
 
 
-def test_a_diverging_training_run_writes_no_model(workdir):
-    assert run_stage(workdir, "prepare").returncode == 0
-    assert run_stage(workdir, "bigrams").returncode == 0
-    set_param(workdir, "train", "lr", 1e30)
+@pytest.mark.parametrize(
+    ("lr", "reg", "message"),
+    [
+        (1e30, 0.01, "train.lr = 1e+30 is too large: the loss became"),
+        (50, 1e6, "train.reg = 1e+06 is too large for train.lr = 50: the loss became"),
+        (50, 1e30, "train.reg = 1e+30 is too large for train.lr = 50: the loss became"),
+        (50, 1e308, "train.reg = 1e+308 is too large: the L2 term reg * mean(W^2) is inf before the first step"),
+    ],
+)
+def test_a_diverging_training_run_names_the_param_to_blame_and_writes_no_model(workdir, lr, reg, message):
+    build(workdir, "prepare", "bigrams")
+    set_param(workdir, "train", "lr", lr)
+    set_param(workdir, "train", "reg", reg)
     result = run_stage(workdir, "train")
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: train.lr = 1e+30: the loss became")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"error: {message}")
     assert not (workdir / "data/models").exists() and not (workdir / "metrics").exists()
+
+
+def test_a_smoothing_that_overflows_the_model_is_refused_where_it_is_made(workdir):
+    build(workdir, "prepare", "bigrams")
+    set_param(workdir, "count", "smoothing", 1e308)
+    assert_fails_with(
+        run_stage(workdir, "count"), "count.smoothing = 1e+308 is too large: the row totals overflow and the rows no longer sum to 1"
+    )
+    assert not (workdir / "data/models").exists()
+    set_param(workdir, "count", "smoothing", 1e300)  # large, but every row still sums to 1: uniform rows
+    build(workdir, "count", "evaluate@count")
 
 
 def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
@@ -110,6 +170,12 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
         ("sample", "temperature", 0, "sample.temperature = 0 is invalid: input should be greater than 0"),
         ("sample", "top_k", 0, "sample.top_k = 0 is invalid: input should be greater than or equal to 1"),
         ("sample", "top_k", "all", "sample.top_k = 'all' is invalid: input should be a valid integer"),
+        ("sample", "num", 10**6 + 1, "sample.num = 1000001 is invalid: input should be less than or equal to 1000000"),
+        ("sample", "max_len", 1001, "sample.max_len = 1001 is invalid: input should be less than or equal to 1000"),
+        ("data", "max_length", 0, "data.max_length = 0 is invalid: input should be greater than or equal to 1"),
+        ("split", "seed", 2**70, f"split.seed = {2**70} is invalid: input should be less than or equal to {MAX_SEED}"),
+        ("train", "seed", -1, "train.seed = -1 is invalid: input should be greater than or equal to 0"),
+        ("sample", "seed", 2**64, f"sample.seed = {2**64} is invalid: input should be less than or equal to {MAX_SEED}"),
         ("count", "smothing", 0.5, "unknown key 'count.smothing' (did you mean 'smoothing'?)"),
     ],
 )
@@ -118,6 +184,13 @@ def test_bad_params_name_the_key_and_value(workdir, section, key, value, message
     with pytest.raises(MakemoreError) as error:
         load_params(workdir / "params.yaml")
     assert str(error.value) == f"{workdir / 'params.yaml'}: {message}"
+
+
+def test_the_seed_range_is_what_torch_generator_takes():
+    torch.Generator().manual_seed(0)
+    torch.Generator().manual_seed(MAX_SEED)
+    with pytest.raises(ValueError):
+        torch.Generator().manual_seed(MAX_SEED + 1)
 
 
 def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
@@ -136,12 +209,6 @@ def test_a_bad_param_stops_the_stage_in_one_line(workdir):
     set_param(workdir, "count", "smoothing", -0.5)
     assert_fails_with(run_stage(workdir, "prepare"), "params.yaml: count.smoothing = -0.5 is invalid: input should be greater than or equal to 0")
     assert not (workdir / "data/prepared").exists()
-
-
-def build(workdir, *stages):
-    for stage in stages:
-        result = run_stage(workdir, *stage.split("@"))
-        assert result.returncode == 0, result.stderr
 
 
 def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir):
@@ -197,3 +264,53 @@ def test_a_truncated_artifact_is_never_read_as_valid(workdir):
             "data/bigrams/counts.pt: not a readable tensor file (corrupt, or not written by this pipeline)",
         )
     assert not (workdir / "data/models").exists()
+
+
+# --- the command's contract, in real processes ---------------------------------------------------------
+
+
+def test_a_stage_command_fails_with_one_line_on_stderr_and_status_1(workdir):
+    (workdir / "data/names.txt").write_bytes(b"emma\nzo\xeb\n")
+    result = subprocess.run([sys.executable, str(ROOT / "stages/prepare.py")], cwd=workdir, capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "error: data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)\n")
+    assert not (workdir / "data/prepared").exists()
+
+
+@pytest.mark.parametrize("after", [0.3, 3.5], ids=["while-importing", "while-training"])
+def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, after):
+    build(workdir, "prepare", "bigrams")
+    set_param(workdir, "train", "steps", 10**9)
+    stage = subprocess.Popen([sys.executable, str(ROOT / "stages/train.py")], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    stage.send_signal(signal.SIGINT)
+    out, err = stage.communicate(timeout=60)
+    assert stage.returncode == -signal.SIGINT  # dies of SIGINT, as the shell and DVC expect of a Ctrl-C
+    assert (out, err) == ("", "interrupted\n")
+    assert not (workdir / "data/models").exists() and not (workdir / "metrics").exists()
+
+
+def test_long_training_shows_progress_on_a_terminal(workdir):
+    build(workdir, "prepare", "bigrams")
+    set_param(workdir, "train", "steps", 3000)
+    primary, secondary = os.openpty()
+    # a terminal 120 columns wide: tqdm draws nothing on one of width 0, as a new pty is
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    stage = subprocess.Popen([sys.executable, str(ROOT / "stages/train.py")], cwd=workdir, stderr=secondary)
+    os.close(secondary)
+    assert stage.wait(timeout=60) == 0
+    shown = b""
+    while chunk := _read(primary):
+        shown += chunk
+    os.close(primary)
+    last = shown.decode().replace("\r", "\n").split("\n")
+    final = [line for line in last if line.startswith("train: 3000/3000 steps")]
+    assert final and "train NLL" in final[-1] and "elapsed" in final[-1] and "left]" in final[-1]
+    rows = (workdir / "metrics/train/loss.csv").read_text().splitlines()
+    assert rows[-1].startswith("3000,")
+
+
+def _read(fd):
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the other end closed: all is read
+        return b""

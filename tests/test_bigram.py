@@ -175,29 +175,23 @@ def test_training_curve_records_train_and_val_nll_and_reg_costs_train_nll(names)
     assert regular.curve[-1][1] > plain.curve[-1][1]
 
 
-def test_a_diverging_loss_stops_training_and_names_lr():
-    counts = torch.tensor([[0, 5], [5, 1]])
-    with pytest.raises(MakemoreError, match=r"train.lr = 1e\+30: the loss became (inf|nan) at step 1"):
-        train_nn(counts, counts, lr=1e30, steps=10, reg=0.01, seed=0)
-
-
 def test_sampling_follows_the_model_and_is_seeded():
     # From the boundary always 'a', then always 'b', then always the boundary: every word is "ab".
     chain = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    assert sample(chain, 5, torch.Generator().manual_seed(0), max_len=10) == [[1, 2]] * 5
+    assert list(sample(chain, 5, 0, max_len=10)) == [[1, 2]] * 5
     # 'a' forever: the guard cuts every word at max_len.
     loop = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
-    assert sample(loop, 2, torch.Generator().manual_seed(0), max_len=7) == [[1] * 7] * 2
+    assert list(sample(loop, 2, 0, max_len=7)) == [[1] * 7] * 2
 
     probs = count_model(torch.randint(0, 10, (6, 6), generator=torch.Generator().manual_seed(0)), 1)
-    first = sample(probs, 50, torch.Generator().manual_seed(3), max_len=20)
-    assert sample(probs, 50, torch.Generator().manual_seed(3), max_len=20) == first
-    assert sample(probs, 50, torch.Generator().manual_seed(4), max_len=20) != first
+    first = list(sample(probs, 50, 3, max_len=20))
+    assert list(sample(probs, 50, 3, max_len=20)) == first
+    assert list(sample(probs, 50, 4, max_len=20)) != first
 
 
 def test_sampled_first_characters_follow_the_boundary_row():
     probs = torch.tensor([[0.0, 0.2, 0.8], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
-    firsts = Counter(ids[0] for ids in sample(probs, 4000, torch.Generator().manual_seed(0), max_len=5))
+    firsts = Counter(ids[0] for ids in sample(probs, 4000, 0, max_len=5))
     assert firsts[2] / 4000 == pytest.approx(0.8, abs=0.03)
 
 
@@ -213,7 +207,7 @@ def test_default_sampling_is_the_lectures_multinomial_draw_bit_for_bit():
                 break
             ids.append(ix)
         lecture.append(ids)
-    assert sample(probs, 40, torch.Generator().manual_seed(7), max_len=1000, temperature=1.0, top_k=None) == lecture
+    assert list(sample(probs, 40, 7, max_len=1000, temperature=1.0, top_k=None)) == lecture
 
 
 def test_temperature_is_a_power_of_the_probabilities_and_top_k_keeps_the_k_most_likely():
@@ -232,7 +226,7 @@ def test_temperature_is_a_power_of_the_probabilities_and_top_k_keeps_the_k_most_
 def test_top_k_1_and_a_cold_temperature_sample_the_greedy_word():
     probs = torch.tensor([[0.0, 0.6, 0.4], [0.3, 0.1, 0.6], [0.7, 0.2, 0.1]])  # greedy: . -> 1 -> 2 -> .
     for kwargs in ({"top_k": 1}, {"temperature": 0.01}):
-        assert sample(probs, 20, torch.Generator().manual_seed(0), max_len=10, **kwargs) == [[1, 2]] * 20
+        assert list(sample(probs, 20, 0, max_len=10, **kwargs)) == [[1, 2]] * 20
 
 
 def test_novelty_shares():
