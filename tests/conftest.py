@@ -1,18 +1,38 @@
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from helpers import SMALL_DATA_WORDS, Project, commit_all, copy_project, default_words
+from helpers import BIN, Project, commit_all, copy_project
+
+# The venv's `python` and `dvc` first on PATH, as `make test` has them, for the commands that tests run in
+# this process (makemore.tune calls `dvc`, and DVC runs the stages with `python`) and in subprocesses.
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture(scope="session")
-def reproduced_template(tmp_path_factory) -> Path:
-    """The project on a small slice of the default data, fully reproduced once and committed."""
-    project = copy_project(tmp_path_factory.mktemp("template"), default_words()[:SMALL_DATA_WORDS])
-    project.repro()
-    commit_all(project, "reproduced")
-    return project.path
+def reproduced_template(tmp_path_factory, worker_id) -> Path:
+    """The project as committed (the default data), fully reproduced once with the real `dvc repro` and committed.
+
+    The one full run of the session, shared by every pytest-xdist worker: the first to get here builds it
+    under a file lock, the others wait for it. Tests that change something work on a copy (`project`).
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the run's folder, above each worker's own
+    path = shared / "template"
+    with FileLock(shared / "template.lock"):
+        if not (path / ".git").is_dir():
+            building = shared / "template.building"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            project = copy_project(building, words=None)
+            project.repro()
+            commit_all(project, "reproduced")
+            building.rename(path)
+    return path
 
 
 @pytest.fixture
@@ -21,3 +41,15 @@ def project(reproduced_template, tmp_path) -> Project:
     dest = tmp_path / "project"
     shutil.copytree(reproduced_template, dest, symlinks=True)
     return Project(dest)
+
+
+def pytest_collection_modifyitems(items):
+    """The slowest test first, then the tests that use the reproduced project, then the rest.
+
+    With two workers (pytest-xdist), one builds the shared project while the other runs the tests that do
+    not need it, instead of waiting for it.
+    """
+    def order(item):
+        return ("tune_on_a_users_own" not in item.name, "project" not in getattr(item, "fixturenames", ()))
+
+    items.sort(key=order)

@@ -1,8 +1,13 @@
-"""Tuning through real DVC experiments, the makemore CLI through its entry point, and the data behind the plots."""
+"""Tuning through real DVC experiments, the makemore CLI, and the data behind the plots.
+
+The CLI runs in this process through `makemore.cli.main`; one test runs the installed `makemore` command
+for what only a real process shows (a closed pipe).
+"""
 
 import json
 import math
 import re
+import subprocess
 from collections import Counter
 
 import pandas as pd
@@ -10,7 +15,8 @@ import pytest
 import torch
 import yaml
 
-from helpers import BIN, Project, mle_train_nll, run, word_bigrams
+from helpers import BIN, Project, call, commit_all, mle_train_nll, word_bigrams
+from makemore import cli, tune
 
 
 def words_of(project: Project, path: str) -> list[str]:
@@ -33,8 +39,10 @@ def smoothed_nll(train: list[str], words: list[str], smoothing: float, size: int
     return total / n
 
 
-def makemore(project: Project, *args: str, check: bool = True):
-    return run([str(BIN / "makemore"), *args], project.path, check)
+def makemore(project: Project, *args: str, check: bool = True, cwd=None):
+    result = call(lambda: cli.main(list(args)), cwd or project.path)
+    assert result.returncode == 0 or not check, result.stderr
+    return result
 
 
 def vocab_size(project: Project) -> int:
@@ -44,13 +52,35 @@ def vocab_size(project: Project) -> int:
 # --- tuning ---------------------------------------------------------------------------------------
 
 
-def test_tune_runs_dvc_experiments_chooses_on_val_and_keeps_the_workspace_and_other_experiments(project):
-    project.dvc("exp", "run", "--queue", "--name", "mine", "--set-param", "count.smoothing=7")  # the user's own
+def test_tune_refuses_a_data_file_that_neither_git_nor_dvc_tracks(project):
+    (project.path / "data/loose.txt").write_text("emma\nava\n")
+    project.set_params(data__path="data/loose.txt")
+    refused = call(lambda: tune.main(["--smoothing", "1", "--reg", "0"]), project.path)
+    assert (refused.returncode, refused.stderr) == (1, "error: data.path = data/loose.txt is tracked by neither git nor DVC, so the "
+                                                       "experiments cannot see it: run `dvc add data/loose.txt` and commit data/loose.txt.dvc first\n")  # fmt: skip
+    assert project.dvc("queue", "status").stdout.count("Queued") == 0
+
+
+def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_experiments_and_keeps_the_rest(project):
+    # The user's file holds the default words, so that only `prepare` reruns for it and every experiment
+    # restores what is off its branch from the run-cache: the test is that DVC finds the file, not its words.
+    own_words = (project.path / "data/names.txt").read_text()
+    (project.path / "data/mine.txt").write_text(own_words)
+    # the README's way: dvc add, point data.path at it, reproduce and commit (make tune reproduces first)
+    project.dvc("add", "data/mine.txt")
+    project.set_params(data__path="data/mine.txt")
+    assert project.repro() == ["prepare"]
+    lock = yaml.safe_load((project.path / "dvc.lock").read_text())
+    assert "data/mine.txt" in [dep["path"] for dep in lock["stages"]["prepare"]["deps"]]
+    commit_all(project, "my own words")
+    assert "data/mine.txt" not in project.git("ls-files").split()  # in DVC's cache, not in git
+    project.dvc("exp", "save", "--name", "mine")  # an experiment of the user's own, which tune must keep
     params_before = (project.path / "params.yaml").read_text()
     outputs_before = project.outputs()
     smoothings = [0, 0.5, 5]
 
-    tune = run([str(BIN / "python"), "-m", "makemore.tune", "--smoothing", *map(str, smoothings), "--reg", "0", "3"], project.path)
+    tuned = call(lambda: tune.main(["--smoothing", *map(str, smoothings), "--reg"]), project.path)
+    assert tuned.returncode == 0, tuned.stderr
 
     train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
     size = vocab_size(project)
@@ -59,27 +89,33 @@ def test_tune_runs_dvc_experiments_chooses_on_val_and_keeps_the_workspace_and_ot
     assert table["smoothing"].tolist() == smoothings
     for s, val_nll in zip(table["smoothing"], table["val"]):  # each experiment really ran with its own value
         assert val_nll == pytest.approx(expected_val[s], abs=1e-5)
-    assert math.isinf(expected_val[0])  # 400 names leave val bigrams unseen in train
+    assert math.isinf(expected_val[0])  # some val bigrams never occur in train
     best = min(smoothings, key=expected_val.get)
     chosen = json.loads((project.path / "tuning/best.json").read_text())
     assert chosen["count"]["count.smoothing"] == best
     assert chosen["count"]["test_nll"] == pytest.approx(smoothed_nll(train, test, best, size), abs=1e-5)
-    assert f"count: best count.smoothing = {best:g} on val" in tune.stdout
-    assert "| Experiment" in tune.stdout and "tune-smoothing-0.5" in tune.stdout  # the dvc exp show table
-
-    reg = pd.read_csv(project.path / "tuning/reg.csv")
-    assert reg["reg"].tolist() == [0, 3]
-    assert reg["val"][0] < reg["val"][1]  # a large L2 term pulls softmax(W) towards uniform, like large smoothing
-    assert chosen["nn"]["train.reg"] == 0
+    assert f"count: best count.smoothing = {best:g} on val" in tuned.stdout
+    assert "| Experiment" in tuned.stdout and "tune-smoothing-0.5" in tuned.stdout  # the dvc exp show table
 
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5", "tune-smoothing-5", "tune-reg-0", "tune-reg-3"}
+    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5", "tune-smoothing-5"}
+    for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
+        files = project.git("ls-tree", "-r", "--name-only", ref).split()
+        assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
 
-    # a second sweep replaces the first one's experiments and nothing else
-    run([str(BIN / "python"), "-m", "makemore.tune", "--smoothing", "2", "--reg", "0"], project.path)
-    assert set(project.dvc("exp", "list", "--name-only").stdout.split()) == {"mine", "tune-smoothing-2", "tune-reg-0"}
+    # a second sweep, of reg alone, replaces the first one's experiments and keeps its choice of smoothing
+    assert call(lambda: tune.main(["--smoothing", "--reg", "0", "3"]), project.path).returncode == 0
+    reg = pd.read_csv(project.path / "tuning/reg.csv")
+    assert reg["reg"].tolist() == [0, 3]
+    assert reg["val"][0] < reg["val"][1]  # a large L2 term pulls softmax(W) towards uniform, like large smoothing
+    rechosen = json.loads((project.path / "tuning/best.json").read_text())
+    assert rechosen["nn"]["train.reg"] == 0 and rechosen["count"] == chosen["count"]
+    assert set(project.dvc("exp", "list", "--name-only").stdout.split()) == {"mine", "tune-reg-0", "tune-reg-3"}
+
+    (project.path / "data/mine.txt").write_text(own_words + "extra\n")  # DVC sees an edit of the user's file
+    assert "modified:           data/mine.txt" in project.dvc("status").stdout
 
 
 # --- the CLI ----------------------------------------------------------------------------------------
@@ -110,11 +146,20 @@ def test_score_shows_each_bigram_probability_under_both_models(project):
     assert float(mean[1]) == pytest.approx(smoothed_nll(train, [word], 1, size), abs=1e-4)
 
 
-def test_score_shows_a_zero_probability_bigram_as_such(project):
+def test_smoothing_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_bigram(project):
     project.set_params(count__smoothing=0)
     project.repro()
     train = words_of(project, "data/prepared/train.txt")
     seen = {pair for w in train for pair in word_bigrams(w)}
+    unseen = sum(pair not in seen for word in words_of(project, "data/prepared/val.txt") for pair in word_bigrams(word))
+    assert unseen > 0, "the default data has val bigrams never seen in train"
+    metrics = json.loads((project.path / "metrics/evaluate/count.json").read_text())  # json.loads rejects Infinity and NaN
+    assert metrics["val"]["nll"] == "inf" and metrics["val"]["perplexity"] == "inf"
+    assert metrics["val"]["zero_probability_bigrams"] == unseen
+    assert isinstance(metrics["train"]["nll"], float)
+    (workspace,) = json.loads(project.dvc("metrics", "show", "--json").stdout).values()
+    assert workspace["data"]["metrics/evaluate/count.json"]["data"]["val"]["nll"] == "inf"
+
     word = next(w for w in words_of(project, "data/prepared/val.txt") if any(p not in seen for p in word_bigrams(w)))
     result = makemore(project, "score", word)
     assert "nan" not in result.stdout.lower()
@@ -131,10 +176,29 @@ def test_score_names_a_character_outside_the_vocabulary(project):
     ]
 
 
-def test_missing_artifacts_say_which_command_makes_them(tmp_path):
-    result = run([str(BIN / "makemore"), "sample"], tmp_path, check=False)
+def test_missing_artifacts_say_which_command_makes_them(project):
+    (project.path / "data/prepared/vocab.json").unlink()
+    result = makemore(project, "sample", check=False)
     assert result.returncode == 1
     assert result.stderr.splitlines() == ["error: data/prepared/vocab.json: no such file (run `dvc repro` to make it)"]
+
+
+def test_the_cli_finds_the_project_from_a_subfolder_and_names_a_folder_outside_one(project, tmp_path):
+    from_root = makemore(project, "sample", "--num", "3").stdout
+    assert makemore(project, "sample", "--num", "3", cwd=project.path / "data/prepared").stdout == from_root
+    result = makemore(project, "sample", check=False, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder"
+    ]
+
+
+def test_sampling_into_a_pipe_that_closes_stops_quietly(project):
+    sampler = subprocess.Popen([str(BIN / "makemore"), "sample", "--num", "1000000"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = sampler.stdout.readline()  # what `| head -1` reads before it closes the pipe
+    sampler.stdout.close()
+    assert sampler.wait(timeout=60) == 141  # 128 + SIGPIPE, as `yes | head -1` gives
+    assert first.strip() and sampler.stderr.read() == b""
 
 
 def test_cli_sample_with_the_pipelines_seed_gives_the_pipelines_samples(project):
@@ -177,6 +241,10 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
         (["--num", "0"], "argument --num: must be at least 1, not 0"),
         (["--temperature", "0"], "argument --temperature: must be a positive number, not 0"),
         (["--top-k", "-2"], "argument --top-k: must be at least 1, not -2"),
+        (["--seed", str(2**70)], f"argument --seed: must be from 0 to {2**64 - 1}, not {2**70}"),
+        (["--seed", "-1"], f"argument --seed: must be from 0 to {2**64 - 1}, not -1"),
+        (["--max-len", "1001"], "argument --max-len: must be from 1 to 1000, not 1001"),
+        (["--num", "many"], "argument --num: invalid positive_int value: 'many'"),
     ],
 )
 def test_bad_sample_options_are_named(project, args, message):

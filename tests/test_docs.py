@@ -1,0 +1,47 @@
+"""dvc.yaml and the README say what the code does: each stage's code deps are its imports, the DAG is DVC's."""
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from helpers import ROOT
+
+
+def makemore_imports(path: Path) -> set[str]:
+    """The makemore modules that the file at `path` imports, directly or through each other, as paths."""
+    found, todo = set(), [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                if name == "makemore" or name.startswith("makemore."):
+                    for module in (name, name.rsplit(".", 1)[0]):  # `from makemore import x`: x may be a module
+                        file = ROOT / (module.replace(".", "/") + ".py")
+                        package = ROOT / module.replace(".", "/") / "__init__.py"
+                        for candidate in (file, package):
+                            if candidate.is_file() and str(candidate.relative_to(ROOT)) not in found:
+                                found.add(str(candidate.relative_to(ROOT)))
+                                todo.append(candidate)
+    return found
+
+
+def test_every_stage_depends_on_exactly_the_code_it_imports():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages
+    for name, stage in stages.items():
+        script = re.search(r"python (stages/\w+\.py)", stage["cmd"])[1]
+        code_deps = {dep for dep in stage["deps"] if dep.endswith(".py")}
+        assert code_deps == {script} | makemore_imports(ROOT / script), name
+
+
+def test_the_readme_dag_is_what_dvc_draws():
+    drawn = subprocess.run(["dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```mermaid\n(.*?)```", readme, flags=re.S)[1]
+    assert shown.strip() == drawn.strip(), "paste the output of `dvc dag --mermaid` into the README"
