@@ -10,8 +10,8 @@ import io
 import json
 import os
 import sys
+import re
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from makemore.bigram import Vocabulary, rows_are_distributions
 
 
 INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode's Cc, Zl and Zp: never part of a word
 
 
 def index_dtype(size: int) -> torch.dtype:
@@ -109,9 +110,11 @@ def _decode_line(path: Path, lineno: int, line: bytes) -> str:
         word = line.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
     except UnicodeDecodeError as e:
         raise MakemoreError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
-    for column, char in enumerate(word, start=1):
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            raise MakemoreError(f"{path}:{lineno}: control character U+{ord(char):04X} at column {column} (one word per line, no tabs or control characters)")
+    if control := CONTROL_CHARACTER.search(word):
+        raise MakemoreError(
+            f"{path}:{lineno}: control character U+{ord(control[0]):04X} at column {control.start() + 1} "
+            "(one word per line, no tabs or control characters)"
+        )
     return word
 
 
