@@ -105,16 +105,20 @@ def read_words(path: str | Path, max_length: int | None = None) -> list[str]:
     return words
 
 
+def control_character(word: str) -> str | None:
+    """Where the first control character of `word` is, as a phrase for an error message; None if it has none."""
+    if control := CONTROL_CHARACTER.search(word):
+        return f"control character U+{ord(control[0]):04X} at column {control.start() + 1}"
+    return None
+
+
 def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     try:
         word = line.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
     except UnicodeDecodeError as e:
         raise MakemoreError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
-    if control := CONTROL_CHARACTER.search(word):
-        raise MakemoreError(
-            f"{path}:{lineno}: control character U+{ord(control[0]):04X} at column {control.start() + 1} "
-            "(one word per line, no tabs or control characters)"
-        )
+    if problem := control_character(word):
+        raise MakemoreError(f"{path}:{lineno}: {problem} (one word per line, no tabs or control characters)")
     return word
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import load_probs, load_vocab
+from makemore.artifacts import control_character, load_probs, load_vocab
 from makemore.bigram import Vocabulary, bigrams, sample
 from makemore.params import MAX_LENGTH, MAX_SEED
 
@@ -43,6 +43,8 @@ def score(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
     probs = {model: model_probs(model, vocab) for model in MODELS}
     for word in args.words:
+        if problem := control_character(word):  # a "\n" would otherwise split the word in two
+            raise MakemoreError(f"cannot score {word!r}: {problem}")
         try:
             table = score_table(word, vocab, probs)
         except MakemoreError as e:
