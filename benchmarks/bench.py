@@ -88,7 +88,7 @@ def row(what: str, lecture: str, pipeline: str, ratio: str, target: str) -> None
 def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     params = load_params(ROOT / "params.yaml")
-    words = read_words(ROOT / params.data.path)
+    words = read_words(ROOT / params.data.path, params.data.max_len)
     vocab = Vocabulary.from_words(words)
     stoi = {c: i for i, c in enumerate(vocab.labels)}
     xs, ys = bigrams(vocab.encode(words))

@@ -72,32 +72,41 @@ def write_words(path: str | Path, words: Iterable[str]) -> None:
     write_text(path, "".join(f"{word}\n" for word in words))
 
 
-def read_words(path: str | Path, max_length: int | None = None) -> list[str]:
+def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`).
 
-    A word longer than `max_length` characters is dropped, with a warning on stderr that says how many were.
-    A control character inside a word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file
-    that is not a list of words, and sampled words would carry it to the terminal.
+    A word longer than `max_len` characters is dropped, with a warning on stderr that says how many were;
+    a line too long to hold such a word is not even read into memory whole. A control character inside a
+    word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file that is not a list of words,
+    and sampled words would carry it to the terminal.
     """
     path = Path(path)
     if path.is_dir():
         raise MakemoreError(f"{path}: is a directory, not a file of words")
+    # bytes: a character takes at most 4 in UTF-8, with room for whitespace around the word
+    limit = -1 if max_len is None else 4 * max_len + 1024
     words, too_long = [], []
     try:
         with path.open("rb") as f:
-            for lineno, line in enumerate(f, start=1):
+            lineno = 0
+            while line := f.readline(limit):
+                lineno += 1
+                if len(line) == limit and not line.endswith(b"\n"):
+                    while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                        pass
+                    too_long.append(lineno)
+                    continue
                 word = _decode_line(path, lineno, line)
-                if max_length is not None and len(word) > max_length:
-                    too_long.append((lineno, len(word)))
+                if max_len is not None and len(word) > max_len:
+                    too_long.append(lineno)
                 elif word:
                     words.append(word)
     except OSError as e:
         raise MakemoreError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
     if too_long:
-        (first, length), *_ = too_long
         print(
-            f"warning: {path}: dropped {len(too_long)} word(s) longer than data.max_length = {max_length} characters "
-            f"(the first at line {first}, {length:,} characters)",
+            f"warning: {path}: dropped {len(too_long)} word(s) longer than data.max_len = {max_len} characters "
+            f"(the first at line {too_long[0]})",
             file=sys.stderr,
         )
     if not words:
@@ -105,19 +114,22 @@ def read_words(path: str | Path, max_length: int | None = None) -> list[str]:
     return words
 
 
-def control_character(word: str) -> str | None:
-    """Where the first control character of `word` is, as a phrase for an error message; None if it has none."""
-    if control := CONTROL_CHARACTER.search(word):
+def control_character(text: str, start: int = 0, end: int | None = None) -> str | None:
+    """Where the first control character of `text[start:end]` is, as a phrase for an error message that counts
+    columns in the whole `text`; None if there is none."""
+    if control := CONTROL_CHARACTER.search(text, start, len(text) if end is None else end):
         return f"control character U+{ord(control[0]):04X} at column {control.start() + 1}"
     return None
 
 
 def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     try:
-        word = line.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
+        text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
     except UnicodeDecodeError as e:
         raise MakemoreError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
-    if problem := control_character(word):
+    word = text.strip()
+    start = len(text) - len(text.lstrip())  # the column counts the whitespace before the word too
+    if problem := control_character(text, start, start + len(word)):
         raise MakemoreError(f"{path}:{lineno}: {problem} (one word per line, no tabs or control characters)")
     return word
 

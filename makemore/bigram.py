@@ -182,39 +182,38 @@ def train_nn(
     train_counts, val_counts = train_counts.float(), val_counts.float()
     W = torch.randn((size, size), generator=torch.Generator().manual_seed(seed), requires_grad=True)
     curve = []
-    bar = progress(desc="train", total=steps, unit="step")
-    for step in range(steps + 1):
-        train_nll = data_loss(W, train_counts)
-        loss = train_nll + reg * (W**2).mean()
-        if not torch.isfinite(loss):
-            bar.close()
-            raise MakemoreError(divergence(loss.item(), step, train_counts, lr=lr, reg=reg, seed=seed))
-        if recorded(step, steps):
+    with progress(desc="train", total=steps, unit="step") as bar:
+        for step in range(steps + 1):
+            train_nll = data_loss(W, train_counts)
+            loss = train_nll + reg * (W**2).mean()
+            if not torch.isfinite(loss):
+                raise MakemoreError(divergence(loss.item(), step, lr=lr, reg=reg, size=size))
+            if recorded(step, steps):
+                with torch.no_grad():
+                    curve.append((step, train_nll.item(), data_loss(W, val_counts).item()))
+                bar.set_postfix_str(f"train NLL {curve[-1][1]:.4f}, val NLL {curve[-1][2]:.4f}", refresh=False)
+            if step == steps:
+                break
+            W.grad = None
+            loss.backward()
             with torch.no_grad():
-                curve.append((step, train_nll.item(), data_loss(W, val_counts).item()))
-            bar.set_postfix_str(f"train NLL {curve[-1][1]:.4f}, val NLL {curve[-1][2]:.4f}", refresh=False)
-        if step == steps:
-            break
-        W.grad = None
-        loss.backward()
-        with torch.no_grad():
-            W -= lr * W.grad
-        bar.update()
-    bar.close()
+                W -= lr * W.grad
+            bar.update()
     return Training(W.detach(), curve)
 
 
-def divergence(loss: float, step: int, train_counts: torch.Tensor, *, lr: float, reg: float, seed: int) -> str:
-    """Name the param that made the loss non-finite: reg if the same run without the L2 term stays finite."""
+def divergence(loss: float, step: int, *, lr: float, reg: float, size: int) -> str:
+    """Name the param that made the loss non-finite.
+
+    The L2 term's gradient is 2 reg W / V^2, so its step multiplies W by 1 - 2 lr reg / V^2: once
+    lr * reg > V^2 that factor is below -1 and W grows without bound, whatever the data term does.
+    Below that, only the data term's steps, so lr, can be to blame.
+    """
     if step == 0:
         return f"train.reg = {reg:g} is too large: the L2 term reg * mean(W^2) is {loss} before the first step"
-    if reg > 0:
-        try:
-            train_nn(train_counts, train_counts, lr=lr, steps=step, reg=0, seed=seed)
-        except MakemoreError:
-            pass  # it diverges without the L2 term too: the step size is to blame
-        else:
-            return f"train.reg = {reg:g} is too large for train.lr = {lr:g}: the loss became {loss} at step {step}, and stays finite with reg 0"
+    if lr * reg > size * size:
+        return (f"train.lr = {lr:g} and train.reg = {reg:g} are too large together: the loss became {loss} at step {step}, "
+                f"as the L2 term's steps diverge once lr * reg > V^2 = {size * size} (here {lr * reg:g})")  # fmt: skip
     return f"train.lr = {lr:g} is too large: the loss became {loss} at step {step}; try a smaller lr"
 
 

@@ -27,7 +27,7 @@ class Section(BaseModel):
 
 class Data(Section):
     path: str = Field(min_length=1)
-    max_length: Length
+    max_len: Length
 
 
 class Split(Section):

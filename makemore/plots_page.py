@@ -23,6 +23,11 @@ PAGE = """<!DOCTYPE html>
     {refresh_tag}
     <title>makemore pipeline: plots</title>
     <script>{bundle}</script>
+    <script>
+        // SVG rather than canvas: sharp at any zoom, and every mark is an element (the browser test counts them)
+        const embed = window.vegaEmbed;
+        window.vegaEmbed = (element, spec, options) => embed(element, spec, {renderer: "svg", ...options});
+    </script>
     <style>
         body { font-family: sans-serif; }
         table { border-spacing: 15px; }

@@ -40,10 +40,10 @@ def dvc(*args: str) -> str:
 
 
 def check_data_is_tracked(path: str) -> None:
-    """Queued experiments run in a clean copy of the commit, which holds only what git or DVC tracks."""
-    if Path(f"{path}.dvc").is_file():
-        return
-    if subprocess.run(["git", "ls-files", "--error-unmatch", path], capture_output=True).returncode == 0:
+    """Queued experiments run in a clean copy of the commit, which holds only what git or DVC tracks: the file
+    itself in git, or a .dvc file in git (staged at least) for it or for a folder above it."""
+    candidates = [path] + [f"{folder}.dvc" for folder in (Path(path), *Path(path).parents[:-1])]
+    if subprocess.run(["git", "ls-files", "--", *candidates], capture_output=True, text=True).stdout.strip():
         return
     raise MakemoreError(
         f"data.path = {path} is tracked by neither git nor DVC, so the experiments cannot see it: "
@@ -114,26 +114,33 @@ def main(argv: list[str] | None = None) -> None:
     if not values:
         parser.error("nothing to sweep: give values to --smoothing or --reg")
     try:
-        check_data_is_tracked(load_params().data.path)
+        data = load_params().data.path
+        check_data_is_tracked(data)
         run_sweep(values, args.jobs)
-        tables = results(values)
+        report(tables=results(values), data=data)
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 
+
+def report(tables: dict[str, pd.DataFrame], data: str) -> None:
+    """Print the sweep and each choice, and write the curves and the choices (tuning/*.csv, tuning/best.json)."""
     print(dvc("exp", "show", "--md", "--no-pager", "--drop", ".*",
               "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
     best_file = Path("tuning/best.json")
-    chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}  # a param not swept keeps its choice
+    try:  # a param not swept this time keeps its earlier choice, which says which commit and data it is from
+        chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}
+    except ValueError as e:
+        raise MakemoreError(f"{best_file}: not valid JSON ({e}); delete it to start afresh") from None
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     for param, table in tables.items():
         name = param.split(".")[1]
         write_text(f"tuning/{name}.csv", table[[name, "train", "val"]].to_csv(index=False))
         row = best(table)
         model = SWEEPS[param][0]
-        chosen[model] = {param: row[name], "val_nll": row["val"], "test_nll": row["test"]}
+        chosen[model] = {param: row[name], "val_nll": row["val"], "test_nll": row["test"], "commit": commit, "data.path": data}
         print(f"{model}: best {param} = {row[name]:g} on val (val NLL {row['val']:.5f}); "
               f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, row[name])}]")  # fmt: skip
     write_json(best_file, chosen)
-
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ from makemore.params import load_params
 
 def main() -> None:
     params = load_params()
-    words = read_words(params.data.path, params.data.max_length)
+    words = read_words(params.data.path, params.data.max_len)
     vocab = Vocabulary.from_words(words)
     splits = split_words(words, params.split.fractions, params.split.seed)
     save_vocab("data/prepared/vocab.json", vocab)

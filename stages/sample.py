@@ -16,7 +16,8 @@ def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
     probs = load_probs(f"data/models/{model}.pt", vocab)
     samples = sample(probs, params.num, params.seed, params.max_len, params.temperature, params.top_k)
-    words = [vocab.decode(ids) for ids in progress(samples, f"sample {model}", params.num, unit="word")]
+    with progress(samples, f"sample {model}", params.num, unit="word") as bar:
+        words = [vocab.decode(ids) for ids in bar]
     train = read_words("data/prepared/train.txt")
     heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
     write_words(f"data/samples/{model}.txt", words)

@@ -46,8 +46,9 @@ def project(reproduced_template, tmp_path) -> Project:
 def pytest_collection_modifyitems(items):
     """The slowest test first, then the tests that use the reproduced project, then the rest.
 
-    With two workers (pytest-xdist), one builds the shared project while the other runs the tests that do
-    not need it, instead of waiting for it.
+    With two workers and `--dist worksteal` (the Makefile's), each starts on one half of this list: one
+    builds the shared project for the tune test while the other begins with the tests of the second half,
+    which do not need it, and the worker that runs dry takes queued tests from the other.
     """
     def order(item):
         return ("tune_on_a_users_own" not in item.name, "project" not in getattr(item, "fixturenames", ()))

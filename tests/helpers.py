@@ -53,7 +53,7 @@ def call(main: Callable[[], object], cwd: Path) -> Result:
     return Result(code, stdout.getvalue(), stderr.getvalue())
 
 
-def run_stage(cwd: Path, name: str, *args: str) -> Result:
+def stage_in_process(cwd: Path, name: str, *args: str) -> Result:
     """Run `python stages/NAME.py ARGS` in this process: the stage's own code, without the 2 s of importing torch."""
     def main():
         argv = sys.argv
@@ -64,6 +64,15 @@ def run_stage(cwd: Path, name: str, *args: str) -> Result:
             sys.argv = argv
 
     return call(main, cwd)
+
+
+def set_params(folder: Path, **changes: object) -> None:
+    """Change folder/params.yaml, e.g. set_params(folder, count__smoothing=0.5)."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    for key, value in changes.items():
+        section, name = key.split("__")
+        params[section][name] = value
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def default_words() -> list[str]:
@@ -104,12 +113,7 @@ class Project:
         return re.findall(r"^Running stage '([^']+)'", result.stdout, flags=re.M)
 
     def set_params(self, **changes: object) -> None:
-        """Change params.yaml, e.g. set_params(count__smoothing=0.5)."""
-        params = yaml.safe_load((self.path / "params.yaml").read_text())
-        for key, value in changes.items():
-            section, name = key.split("__")
-            params[section][name] = value
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        set_params(self.path, **changes)
 
     def outputs(self) -> dict[str, str]:
         """sha256 of every file the pipeline wrote, by path."""

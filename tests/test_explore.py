@@ -77,7 +77,7 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     project.dvc("exp", "save", "--name", "mine")  # an experiment of the user's own, which tune must keep
     params_before = (project.path / "params.yaml").read_text()
     outputs_before = project.outputs()
-    smoothings = [0, 0.5]
+    smoothings = [0, 0.5, 5]  # 0.5 is best: neither the first, the last, the smallest nor the largest
 
     tuned = call(lambda: tune.main(["--smoothing", *map(str, smoothings), "--reg"]), project.path)
     assert tuned.returncode == 0, tuned.stderr
@@ -100,7 +100,7 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5"}
+    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5", "tune-smoothing-5"}
     for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
         files = project.git("ls-tree", "-r", "--name-only", ref).split()
         assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
@@ -253,15 +253,15 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
         (["--num", "many"], "argument --num: invalid positive_int value: 'many'"),
     ],
 )
-def test_bad_sample_options_are_named(project, args, message):
-    result = makemore(project, "sample", *args, check=False)
+def test_bad_sample_options_are_named(tmp_path, args, message):
+    result = call(lambda: cli.main(["sample", *args]), tmp_path)  # refused before any file is read
     assert result.returncode == 2
     assert message in result.stderr.splitlines()[-1]
 
 
-def test_every_subcommand_has_help(project):
+def test_every_subcommand_has_help(tmp_path):
     for command, options in (("score", ["WORD"]), ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"])):
-        result = makemore(project, command, "--help")
+        result = call(lambda: cli.main([command, "--help"]), tmp_path)
         assert all(option in result.stdout for option in options)
 
 

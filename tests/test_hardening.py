@@ -5,29 +5,27 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 import unicodedata
 
 import pandas as pd
 import pytest
 import torch
-import yaml
 
-from helpers import ROOT, run_stage
+from helpers import ROOT, set_params, stage_in_process
 from makemore.artifacts import write_text
 
-STAGES = ["prepare", "bigrams", "count", "plot_counts", "train", "plot_nn", "evaluate@count", "evaluate@nn", "sample@count", "sample@nn"]
+STAGES = ["prepare", "bigrams", "count", "plot_counts", "train", "plot_nn", "evaluate@count", "evaluate@nn", "sample@count", "sample@nn"]  # dvc.yaml's order
 
 def test_a_second_repro_while_one_runs_fails_clearly_and_a_forced_rerun_changes_no_byte(project):
     before, lock = project.outputs(), (project.path / "dvc.lock").read_text()
     # train and what it needs (prepare, bigrams), forced: about 10 s. Whole forced runs are byte-identical too:
     # test_pipeline's committed-metrics test compares the session's full run with the committed one.
     first = subprocess.Popen(["dvc", "repro", "--force", "train"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    started = first.stdout.readline()  # "Running stage 'prepare':": the first run holds its locks from here on
     second = project.dvc("repro", check=False)
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    assert out.count("Running stage") == 3
+    assert (started + out).count("Running stage") == 3
     assert (project.path / "dvc.lock").read_text() == lock
     assert second.returncode != 0
     # DVC's repo lock while it plans, its per-output locks while a stage runs: either names the other run
@@ -63,13 +61,9 @@ def many_scripts_words() -> list[str]:
 def run_pipeline(workdir, words, stages=STAGES, **params):
     """The stages in dvc.yaml's order, in this process, on `words`, with some params changed."""
     shutil.copy(ROOT / "params.yaml", workdir / "params.yaml")
-    config = yaml.safe_load((workdir / "params.yaml").read_text())
-    for key, value in params.items():
-        section, name = key.split("__")
-        config[section][name] = value
-    (workdir / "params.yaml").write_text(yaml.safe_dump(config))
+    set_params(workdir, **params)
     write_text(workdir / "data/names.txt", "".join(f"{w}\n" for w in words))
-    results = [run_stage(workdir, *stage.split("@")) for stage in stages]
+    results = [stage_in_process(workdir, *stage.split("@")) for stage in stages]
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     return results
 
@@ -98,10 +92,10 @@ def test_outliers_and_long_runs_keep_the_committed_files_small(tmp_path):
     names = (ROOT / "data/names.txt").read_text().split()[:2000]
     words = names[:1000] + ["a" * 1_000_000, "b" * 1000] + names[1000:]
     without_grids = [stage for stage in STAGES if not stage.startswith("plot_")]  # PNGs of at most 60 x 60 cells
-    results = run_pipeline(tmp_path, words, without_grids, data__max_length=1000, train__steps=3000, sample__max_len=1000)
+    results = run_pipeline(tmp_path, words, without_grids, data__max_len=1000, train__steps=3000, sample__max_len=1000)
 
     assert results[0].stderr.splitlines() == [
-        "warning: data/names.txt: dropped 1 word(s) longer than data.max_length = 1000 characters (the first at line 1001, 1,000,000 characters)"
+        "warning: data/names.txt: dropped 1 word(s) longer than data.max_len = 1000 characters (the first at line 1001)"
     ]
     loss = pd.read_csv(tmp_path / "metrics/train/loss.csv")
     assert len(loss) <= 1001 and loss["step"].iloc[-1] == 3000 and loss["step"].is_monotonic_increasing

@@ -26,10 +26,6 @@ if sys.argv and sys.argv[0].endswith("stages/train.py"):
     os.fdopen = lambda fd, mode="r", *a, **k: _HalfThenDie(_fdopen(fd, mode, *a, **k)) if "w" in mode else _fdopen(fd, mode, *a, **k)
 """
 
-ALL_STAGES = {
-    "prepare", "bigrams", "count", "plot_counts", "train", "plot_nn",
-    "evaluate@count", "evaluate@nn", "sample@count", "sample@nn",
-}  # fmt: skip
 COUNT_BRANCH = {  # the files a change of count.smoothing may change
     "data/models/count.pt", "metrics/evaluate/count.json",
     "data/samples/count.txt", "metrics/sample/count.json", "metrics/sample/count_lengths.csv",
@@ -40,10 +36,6 @@ def metrics_shown(project):
     """What `dvc metrics show --json` parsed from the workspace, by file."""
     (workspace,) = json.loads(project.dvc("metrics", "show", "--json").stdout).values()
     return {path: entry["data"] for path, entry in workspace["data"].items()}
-
-
-def read_json(project, path):
-    return json.loads((project.path / path).read_text())
 
 
 def split_words(project, split):

@@ -15,18 +15,17 @@ CHROMIUM = shutil.which("chromium")
 # CI installs Chromium (.ci/run); elsewhere the test says what is missing rather than fail for it.
 pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="needs Debian's chromium: apt-get install chromium")
 
-# For each plot div: is it drawn? A vega plot needs a canvas or SVG of some size with something on it.
+# For each plot div: is it drawn? An image loaded, or an SVG (the page asks vega for SVG) whose every
+# panel (each view of a concatenation, or the one view) holds a drawn data mark. A panel whose data were all
+# filtered out, or never loaded, has none; axes, titles and legends are not data marks.
 DRAWN = """div => {
     const img = div.querySelector('img');
     if (img) return img.complete && img.naturalWidth > 0;
     const svg = div.querySelector('svg');
-    if (svg) return svg.getBoundingClientRect().width > 0 && svg.querySelectorAll('path, line').length > 0;
-    const canvas = div.querySelector('canvas');
-    if (!canvas || canvas.width === 0 || canvas.height === 0) return false;
-    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let inked = 0;
-    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
-    return inked > 1000;
+    if (!svg) return false;
+    const views = Array.from(svg.querySelectorAll('g.role-scope')).filter(g => /concat_\\d+_group/.test(g.getAttribute('class')));
+    return (views.length ? views : [svg]).every(panel =>
+        Array.from(panel.querySelectorAll('g.role-mark path')).some(path => (path.getAttribute('d') || '').length > 10));
 }"""
 
 
