@@ -40,9 +40,8 @@ names: $(VENV)/.installed-test
 $(PLOTS_PAGE): makemore/plots_page.py requirements.lock | $(VENV)/.installed
 	$(BIN)/python -m makemore.plots_page $@
 
-# The venv. --no-compile: Python compiles each module the first time it is imported, instead of pip compiling all of
-# them up front (half the install time, most of it for modules of torch that are never imported).
-PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile -c requirements.lock
+# The venv.
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -e .

@@ -21,6 +21,7 @@ from makemore import MakemoreError
 from makemore.bigram import Vocabulary, rows_are_distributions
 
 
+MODELS = ("count", "nn")
 INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode's Cc, Zl and Zp: never part of a word
 
@@ -201,6 +202,13 @@ def load_vocab(path: str | Path) -> Vocabulary:
         raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
     except (ValueError, KeyError, TypeError) as e:
         raise MakemoreError(f"{path}: not a vocabulary file ({type(e).__name__}: {e})") from None
+
+
+def model_argument() -> str:
+    """The MODEL of `python stages/STAGE.py MODEL`, as dvc.yaml passes it."""
+    if len(sys.argv) != 2 or sys.argv[1] not in MODELS:
+        raise MakemoreError(f"usage: python {sys.argv[0]} MODEL, where MODEL is one of {', '.join(MODELS)}")
+    return sys.argv[1]
 
 
 def run_stage(main: Callable[[], None]) -> None:

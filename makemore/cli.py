@@ -15,11 +15,10 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character, load_probs, load_vocab
+from makemore.artifacts import MODELS, control_character, load_probs, load_vocab
 from makemore.bigram import Vocabulary, bigrams, sample
 from makemore.params import MAX_LENGTH, MAX_SEED
 
-MODELS = ("count", "nn")
 VOCAB_FILE = "data/prepared/vocab.json"
 
 

@@ -3,14 +3,12 @@
     python stages/evaluate.py MODEL      (MODEL: count or nn)
 """
 
-import sys
-
-from makemore.artifacts import load_bigrams, load_probs, load_vocab, run_stage, write_json
+from makemore.artifacts import load_bigrams, load_probs, load_vocab, model_argument, run_stage, write_json
 from makemore.bigram import SPLITS, count_bigrams, score
 
 
 def main() -> None:
-    model = sys.argv[1]
+    model = model_argument()
     vocab = load_vocab("data/prepared/vocab.json")
     probs = load_probs(f"data/models/{model}.pt", vocab)
     metrics = {}

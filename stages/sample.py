@@ -3,15 +3,13 @@
     python stages/sample.py MODEL      (MODEL: count or nn)
 """
 
-import sys
-
-from makemore.artifacts import load_probs, load_vocab, read_words, run_stage, write_json, write_text, write_words
+from makemore.artifacts import load_probs, load_vocab, model_argument, read_words, run_stage, write_json, write_text, write_words
 from makemore.bigram import length_distribution, novelty, progress, sample
 from makemore.params import load_params
 
 
 def main() -> None:
-    model = sys.argv[1]
+    model = model_argument()
     params = load_params().sample
     vocab = load_vocab("data/prepared/vocab.json")
     probs = load_probs(f"data/models/{model}.pt", vocab)

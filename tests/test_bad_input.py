@@ -263,6 +263,11 @@ def test_a_truncated_artifact_is_never_read_as_valid(workdir):
 # --- the command's contract, in real processes ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("args", [[], ["gpt"], ["count", "nn"]])
+def test_a_model_stage_without_one_known_model_shows_its_usage(workdir, args):
+    assert_fails_with(stage_in_process(workdir, "evaluate", *args), f"usage: python {ROOT / 'stages/evaluate.py'} MODEL, where MODEL is one of count, nn")
+
+
 def test_a_stage_command_fails_with_one_line_on_stderr_and_status_1(workdir):
     (workdir / "data/names.txt").write_bytes(b"emma\nzo\xeb\n")
     result = subprocess.run([sys.executable, str(ROOT / "stages/prepare.py")], cwd=workdir, capture_output=True, text=True)
