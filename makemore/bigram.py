@@ -167,8 +167,12 @@ def recorded(step: int, steps: int) -> bool:
 
 
 def progress(iterable: Iterable | None = None, desc: str = "", total: int | None = None, unit: str = "it") -> tqdm:
-    """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal."""
-    return tqdm(iterable, desc, total, unit=unit, bar_format=PROGRESS, mininterval=1.0, disable=None)
+    """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal.
+
+    Drawn from the first update after half a second, not when it is made: a short stage shows none, and a
+    Ctrl-C cannot land between the first drawing and the `with` that closes the bar on the way out.
+    """
+    return tqdm(iterable, desc, total, unit=unit, bar_format=PROGRESS, mininterval=1.0, delay=0.5, disable=None)
 
 
 def train_nn(

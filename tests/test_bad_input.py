@@ -318,8 +318,9 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
         deadline = time.monotonic() + 60
         while "libtorch" not in maps.read_text() and time.monotonic() < deadline:
             time.sleep(0.01)
-    else:  # the progress bar is drawn: the loop runs
+    else:  # the progress bar is drawn: the loop runs. The bar is redrawn once a second: land between two drawings
         assert terminal.read_until(b"steps")
+        time.sleep(0.3)
     stage.send_signal(signal.SIGINT)
     assert stage.wait(timeout=60) == -signal.SIGINT  # dies of SIGINT, as the shell and DVC expect of a Ctrl-C
     terminal.read_until(b"\0", timeout=1)  # the rest of what it wrote
@@ -330,12 +331,12 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
 
 def test_long_training_shows_progress_on_a_terminal(workdir):
     build(workdir, "prepare", "bigrams")
-    set_params(workdir, train__steps=3000)
+    set_params(workdir, train__steps=10_000)  # about 3 s: the bar is drawn after the first half second
     terminal = Terminal()
     stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), cwd=workdir)
     assert stage.wait(timeout=60) == 0
     terminal.read_until(b"\0", timeout=1)
-    final = [line for line in terminal.lines() if line.startswith("train: 3000/3000 steps")]
+    final = [line for line in terminal.lines() if line.startswith("train: 10000/10000 steps")]
     assert final and "train NLL" in final[-1] and "elapsed" in final[-1] and "left]" in final[-1]
     rows = (workdir / "metrics/train/loss.csv").read_text().splitlines()
-    assert rows[-1].startswith("3000,")
+    assert rows[-1].startswith("10000,")
