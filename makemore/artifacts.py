@@ -12,7 +12,7 @@ import os
 import sys
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -24,6 +24,7 @@ from makemore.bigram import Vocabulary, rows_are_distributions
 MODELS = ("count", "nn")
 INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode's Cc, Zl and Zp: never part of a word
+CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
 
 
 def index_dtype(size: int) -> torch.dtype:
@@ -76,32 +77,20 @@ def write_words(path: str | Path, words: Iterable[str]) -> None:
 def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`).
 
-    A word longer than `max_len` characters is dropped, with a warning on stderr that says how many were;
-    a line too long to hold such a word is not even read into memory whole. A control character inside a
-    word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file that is not a list of words,
-    and sampled words would carry it to the terminal.
+    A word longer than `max_len` characters is dropped, with a warning on stderr that says how many were.
+    A control character inside a word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file
+    that is not a list of words, and sampled words would carry it to the terminal.
     """
     path = Path(path)
     if path.is_dir():
         raise MakemoreError(f"{path}: is a directory, not a file of words")
-    # bytes: a character takes at most 4 in UTF-8, with room for whitespace around the word
-    limit = -1 if max_len is None else 4 * max_len + 1024
     words, too_long = [], []
     try:
-        with path.open("rb") as f:
-            lineno = 0
-            while line := f.readline(limit):
-                lineno += 1
-                if len(line) == limit and not line.endswith(b"\n"):
-                    while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
-                        pass
-                    too_long.append(lineno)
-                    continue
-                word = _decode_line(path, lineno, line)
-                if max_len is not None and len(word) > max_len:
-                    too_long.append(lineno)
-                elif word:
-                    words.append(word)
+        for lineno, word in _fast_lines(path) or _checked_lines(path, max_len):
+            if word is None or (max_len is not None and len(word) > max_len):
+                too_long.append(lineno)
+            elif word:
+                words.append(word)
     except OSError as e:
         raise MakemoreError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
     if too_long:
@@ -113,6 +102,36 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     if not words:
         raise MakemoreError(f"{path}: no words (the file is empty, or has only blank lines or words that are too long)")
     return words
+
+
+def _fast_lines(path: Path) -> Iterator[tuple[int, str]] | None:
+    """The stripped lines of a regular file decoded at once, the common case at C speed; None when the file
+    has something to report (bad UTF-8, a control character other than line ends), or is no regular file."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if CONTROL_OR_LONE_CR.search(text):
+        return None
+    return enumerate((line.strip() for line in text.split("\n")), start=1)
+
+
+def _checked_lines(path: Path, max_len: int | None) -> Iterator[tuple[int, str | None]]:
+    """Line by line, each decoded and checked, so an error names its line; a line too long to hold a word of
+    `max_len` characters is skipped unread (its word is None), so a huge one is never held in memory whole."""
+    limit = -1 if max_len is None else 4 * max_len + 1024  # bytes: at most 4 a character, and room for spaces
+    with path.open("rb") as f:
+        lineno = 0
+        while line := f.readline(limit):
+            lineno += 1
+            if len(line) == limit and not line.endswith(b"\n"):
+                while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass
+                yield lineno, None
+            else:
+                yield lineno, _decode_line(path, lineno, line)
 
 
 def control_character(text: str, start: int = 0, end: int | None = None) -> str | None:
