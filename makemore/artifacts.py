@@ -9,8 +9,8 @@ import csv
 import io
 import json
 import os
-import sys
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path

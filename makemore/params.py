@@ -5,10 +5,9 @@ A misspelt or unknown key is an error, not a silently ignored setting.
 
 import difflib
 from pathlib import Path
-
-import yaml
 from typing import Annotated
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from makemore import MakemoreError

@@ -4,7 +4,7 @@ DVC's default page loads vega, vega-lite and vega-embed from a CDN, so it is bla
 template inlines the three libraries instead, from the pinned vl-convert-python package, and `.dvc/config`
 points `plots.html_template` at it. The page has no `{scripts}` placeholder, so DVC adds no CDN tags.
 
-    python -m makemore.plots_page [PATH]      (run by the Makefile when it installs the venv)
+    python -m makemore.plots_page [PATH]      (the Makefile's .dvc/plots/page.html target)
 """
 
 import sys

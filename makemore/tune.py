@@ -12,7 +12,6 @@ choices to tuning/best.json.
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 from makemore import MakemoreError
 from makemore.artifacts import write_json, write_text
 from makemore.bigram import SPLITS
-from makemore.cli import positive_int
+from makemore.cli import non_negative, positive_int
 from makemore.params import load_params
 
 SWEEPS = {  # param -> (model it tunes, default values)
@@ -97,13 +96,6 @@ def best(table: pd.DataFrame) -> pd.Series:
     return table.loc[table["val"].idxmin()]
 
 
-def non_negative(text: str) -> float:
-    value = float(text)
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m makemore.tune", description=__doc__.splitlines()[0])
     parser.add_argument("--smoothing", type=non_negative, nargs="*", default=SWEEPS["count.smoothing"][1], help="values of count.smoothing (none: not swept)")
@@ -141,6 +133,7 @@ def report(tables: dict[str, pd.DataFrame], data: str) -> None:
         print(f"{model}: best {param} = {row[name]:g} on val (val NLL {row['val']:.5f}); "
               f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, row[name])}]")  # fmt: skip
     write_json(best_file, chosen)
+
 
 if __name__ == "__main__":
     main()
