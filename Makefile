@@ -16,10 +16,11 @@ repro: $(VENV)/.installed $(PLOTS_PAGE)
 test: $(VENV)/.installed-test $(PLOTS_PAGE)
 	python -m pytest -n 2 --dist worksteal --durations=15
 
-# Sweep count.smoothing and train.reg with DVC experiments; choose on val, report test once.
+# Sweep models' params with DVC experiments (default: the trigram's k, the trigram net's reg, the Kneser-Ney order;
+# others with ARGS="--sweep models.NAME.KEY VALUE ..."); choose on val, report test once.
 tune: $(VENV)/.installed $(PLOTS_PAGE)
 	dvc repro
-	python -m makemore.tune
+	python -m makemore.tune $(ARGS)
 
 # Benchmarks (not tests: they print figures and assert nothing).
 bench: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""Benchmark on the default data: the pipeline's code against the lecture's, and DVC's overhead.
+"""Benchmark on the default data: the pipeline's code against the lecture's, the n-gram models' speed, and DVC's overhead.
 
     python benchmarks/bench.py      (what `make bench` runs; prints a table, asserts nothing)
 
@@ -17,8 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from makemore.artifacts import read_words
-from makemore.bigram import Vocabulary, bigrams, count_bigrams, count_model, data_loss, nll
+from makemore.bigram import count_bigrams
+from makemore.contexts import Positions
+from makemore.evaluate import score
+from makemore.models.ngram import NGram, NGramConfig
+from makemore.models.onelayer import data_loss, maximum_likelihood_nll
 from makemore.params import load_params
+from makemore.vocab import SPLITS, Vocabulary, split_words
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GAP = 0.01  # nats above the maximum-likelihood NLL
@@ -75,6 +80,15 @@ def steps_to_target(step, W: torch.Tensor, train_nll, optimum: float, cap_second
     return steps, time.perf_counter() - start, gap
 
 
+def ngram_seconds(config: NGramConfig, vocab: Vocabulary, positions: dict[str, Positions]) -> float:
+    """Fitting one n-gram model on train (its val NLL watched) and evaluating it on every split, as its stages do."""
+    start = time.perf_counter()
+    model = NGram.fit(config, vocab, positions["train"], positions["val"]).model
+    for split in SPLITS:
+        score(model, positions[split])
+    return time.perf_counter() - start
+
+
 def timed(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
@@ -91,10 +105,12 @@ def main() -> None:
     words = read_words(ROOT / params.data.path, params.data.max_len)
     vocab = Vocabulary.from_words(words)
     stoi = {c: i for i, c in enumerate(vocab.labels)}
-    xs, ys = bigrams(vocab.encode(words))
-    counts = count_bigrams(xs, ys, vocab.size)
-    optimum = nll(count_model(counts, 0), counts)
-    lr, reg = params.train.lr, params.train.reg
+    ids = vocab.encode(words)
+    xs, ys = ids[:-1], ids[1:]
+    counts = count_bigrams(vocab, words)
+    optimum = maximum_likelihood_nll(counts)
+    nn = params.models["nn"]
+    lr, reg = nn["lr"], nn["reg"]
 
     print(f"Default data: {len(words):,} words, {len(xs):,} bigrams, V = {vocab.size}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n")  # fmt: skip
@@ -105,10 +121,10 @@ def main() -> None:
     lecture_result = lecture_counts(words, stoi, vocab.size)  # about 2 s: run once, and keep what it counted
     lecture = time.perf_counter() - start
     assert torch.equal(lecture_result.long(), counts)  # the same counts, or the race is void
-    pipeline = best_time(lambda: count_bigrams(*bigrams(vocab.encode(words)), vocab.size), repeats=5)
+    pipeline = best_time(lambda: count_bigrams(vocab, words), repeats=5)
     row("count all bigrams (encoding included)", f"{lecture:.2f} s", f"{pipeline * 1e3:.1f} ms", f"{lecture / pipeline:,.0f}x faster", ">= 100x")
 
-    W0 = torch.randn((vocab.size, vocab.size), generator=torch.Generator().manual_seed(params.train.seed))
+    W0 = torch.randn((vocab.size, vocab.size), generator=torch.Generator().manual_seed(nn["seed"]))
     W = W0.clone().requires_grad_()
     lecture = best_time(lambda: lecture_step(W, xs, ys, lr, reg), repeats=5)
     W = W0.clone().requires_grad_()
@@ -124,6 +140,15 @@ def main() -> None:
     reached = f"{lecture:.1f} s ({lecture_steps} steps)" if lecture_gap < TARGET_GAP else f"not in {LECTURE_CAP_SECONDS:.0f} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
     ratio = f"{lecture / pipeline:,.0f}x faster" if lecture_gap < TARGET_GAP else f"> {lecture / pipeline:,.0f}x faster"
     row(f"train to within {TARGET_GAP} nats of the optimum {optimum:.5f} (lr {lr:g}, reg {reg:g})", reached, f"{pipeline:.3f} s ({steps} steps, {gap:.5f} above)", ratio, "< 1 s")
+
+    splits = split_words(words, params.split.fractions, params.split.seed)
+    positions = {split: Positions.of(vocab, split_words_) for split, split_words_ in splits.items()}
+    for smoothing, extra in (("additive", {"k": 0.1}), ("kneser_ney", {})):
+        seconds = {order: best_time(lambda: ngram_seconds(NGramConfig(family="ngram", order=order, smoothing=smoothing, **extra), vocab, positions), repeats=3)
+                   for order in range(1, 7)}  # fmt: skip
+        slowest = max(seconds, key=seconds.get)
+        row(f"fit an n-gram model ({smoothing}) and evaluate it on every split, orders 1 to 6", "",
+            ", ".join(f"{seconds[order]:.2f} s" for order in seconds), f"slowest: order {slowest}, {seconds[slowest]:.2f} s", "< 1 s")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"

@@ -1,4 +1,4 @@
-"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/NAME.png.
+"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/FOLDER-NAME.png.
 
     python docs/render_figures.py      (run by `make figures`, after `make repro` and `make tune`)
 
@@ -21,7 +21,7 @@ def main() -> None:
     for path, renders in shown["data"].items():
         for render in renders:
             if render["type"] == "vega":
-                name = Path(path).stem
+                name = f"{Path(path).parent.name}-{Path(path).stem}"  # metrics/train/nn.csv -> train-nn
                 (OUT / f"{name}.png").write_bytes(vl_convert.vegalite_to_png(render["content"], scale=1.5))
                 print(OUT / f"{name}.png")
 

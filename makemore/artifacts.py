@@ -18,18 +18,10 @@ from pathlib import Path
 import torch
 
 from makemore import MakemoreError
-from makemore.bigram import Vocabulary, rows_are_distributions
+from makemore.vocab import Vocabulary
 
-
-MODELS = ("count", "nn")
-INDEX_DTYPES = (torch.uint8, torch.int16, torch.int32)  # for bigram indices, smallest first
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode's Cc, Zl and Zp: never part of a word
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
-
-
-def index_dtype(size: int) -> torch.dtype:
-    """The smallest integer type that holds every index of a vocabulary of `size` tokens."""
-    return next(dtype for dtype in INDEX_DTYPES if size - 1 <= torch.iinfo(dtype).max)
 
 
 def umask() -> int:
@@ -154,7 +146,7 @@ def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     return word
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], vocab: Vocabulary) -> None:
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor | str], vocab: Vocabulary) -> None:
     """Save `tensors` with the code points of the vocabulary they index, so no file is read against another one."""
     # Serialised in memory first: the archive's inner names come from the file name, which would
     # otherwise be the temporary one, and the bytes must not depend on it.
@@ -163,50 +155,28 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], vocab: Voca
     write_bytes(path, buffer.getvalue())
 
 
-def load_tensors(path: str | Path, vocab: Vocabulary, dtypes: tuple[torch.dtype, ...], dim: int, *keys: str) -> list[torch.Tensor]:
-    """The tensors stored under `keys`, checked: each has one of `dtypes` and `dim` dimensions, and the file
-    was made with `vocab`. Nothing is unpickled."""
+def load_tensors(path: str | Path, vocab: Vocabulary) -> dict[str, torch.Tensor | str]:
+    """What `save_tensors` saved, checked to be made with `vocab`. Nothing is unpickled."""
     try:
         loaded = torch.load(path, weights_only=True)
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
     except Exception:
         raise MakemoreError(f"{path}: not a readable tensor file (corrupt, or not written by this pipeline)") from None
-    tensors = [loaded.get(key) if isinstance(loaded, dict) else None for key in keys]
-    for key, tensor in zip(keys, tensors):
-        if not isinstance(tensor, torch.Tensor) or tensor.dtype not in dtypes or tensor.dim() != dim:
-            raise MakemoreError(f"{path}: has no {dim}-D {key!r} tensor (not written by this pipeline's stage)")
-    stored = loaded.get("vocabulary")
+    if not isinstance(loaded, dict):
+        raise MakemoreError(f"{path}: not written by this pipeline's stages")
+    stored = loaded.pop("vocabulary", None)
     if not (isinstance(stored, torch.Tensor) and torch.equal(stored, vocab.codepoints)):
         raise MakemoreError(f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)")
-    return tensors
+    return loaded
 
 
 def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
     """The V x V bigram counts of the train split."""
-    (counts,) = load_tensors(path, vocab, (torch.int64,), 2, "counts")
-    if counts.shape != (vocab.size, vocab.size) or (counts < 0).any():
+    counts = load_tensors(path, vocab).get("counts")
+    if not (isinstance(counts, torch.Tensor) and counts.dtype == torch.int64 and counts.shape == (vocab.size, vocab.size) and (counts >= 0).all()):
         raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of counts (corrupt)")
     return counts
-
-
-def load_probs(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
-    """A model's V x V next-token probabilities, every row a distribution."""
-    (probs,) = load_tensors(path, vocab, (torch.float32,), 2, "probs")
-    if probs.shape != (vocab.size, vocab.size) or not rows_are_distributions(probs):
-        raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of probabilities (corrupt)")
-    return probs
-
-
-def load_bigrams(path: str | Path, vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (xs, ys) index pairs of a split, in their compact stored type.
-
-    Convert with .long() before indexing with them: torch takes uint8 index tensors for boolean masks.
-    """
-    xs, ys = load_tensors(path, vocab, INDEX_DTYPES, 1, "xs", "ys")
-    if len(xs) != len(ys) or (len(xs) and max(xs.max().item(), ys.max().item()) >= vocab.size):
-        raise MakemoreError(f"{path}: not pairs of indices below {vocab.size} (corrupt)")
-    return xs, ys
 
 
 def save_vocab(path: str | Path, vocab: Vocabulary) -> None:
@@ -223,10 +193,10 @@ def load_vocab(path: str | Path) -> Vocabulary:
         raise MakemoreError(f"{path}: not a vocabulary file ({type(e).__name__}: {e})") from None
 
 
-def model_argument() -> str:
-    """The MODEL of `python stages/STAGE.py MODEL`, as dvc.yaml passes it."""
-    if len(sys.argv) != 2 or sys.argv[1] not in MODELS:
-        raise MakemoreError(f"usage: python {sys.argv[0]} MODEL, where MODEL is one of {', '.join(MODELS)}")
+def instance_argument() -> str:
+    """The NAME of `python stages/STAGE.py NAME`, as dvc.yaml passes each instance of `models:` in params.yaml."""
+    if len(sys.argv) != 2 or not sys.argv[1]:
+        raise MakemoreError(f"usage: python {sys.argv[0]} NAME, where NAME is a model under `models:` in params.yaml")
     return sys.argv[1]
 
 

@@ -5,6 +5,7 @@ the artifacts it reads.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -15,49 +16,72 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import MODELS, control_character, load_probs, load_vocab
-from makemore.bigram import Vocabulary, bigrams, sample
-from makemore.params import MAX_LENGTH, MAX_SEED
+from makemore.artifacts import control_character, load_vocab
+from makemore.contexts import Positions
+from makemore.models import Model, load_model
+from makemore.params import MAX_LENGTH, MAX_SEED, load_params
+from makemore.sampling import generate
+from makemore.vocab import Vocabulary
 
 VOCAB_FILE = "data/prepared/vocab.json"
 
 
-def model_probs(model: str, vocab: Vocabulary) -> torch.Tensor:
-    return load_probs(f"data/models/{model}.pt", vocab)
+def model_names(chosen: str | None) -> list[str]:
+    """The models under `models:` in params.yaml, or the one chosen if it is one of them."""
+    names = list(load_params().models)
+    if chosen is not None and chosen not in names:
+        raise MakemoreError(f"--model {chosen}: no such model in params.yaml (its models: {', '.join(names)})")
+    return [chosen] if chosen is not None else names
 
 
-def score_table(word: str, vocab: Vocabulary, probs: dict[str, torch.Tensor]) -> pd.DataFrame:
-    """One row per bigram of `word`: its probability and log-probability under each model."""
-    xs, ys = bigrams(vocab.encode([word]))
+def score_table(word: str, vocab: Vocabulary, models: dict[str, Model]) -> pd.DataFrame:
+    """One row per predicted token of `word` (its characters, then the end): p and log p under each model."""
+    positions = Positions.of(vocab, [word])
     labels = vocab.labels
-    table = pd.DataFrame({"bigram": [labels[x] + labels[y] for x, y in zip(xs.tolist(), ys.tolist())]})
-    for model, table_probs in probs.items():
-        p = table_probs[xs, ys].double()
-        table[f"{model} p"] = p.numpy()
-        table[f"{model} log p"] = p.log().numpy()  # log 0 = -inf: a bigram the model rules out
+    table = pd.DataFrame({"token": [labels[token] for token in positions.targets.tolist()]})
+    for name, model in models.items():
+        log_probs = model.log_probs(positions.contexts(model.context_length, torch.arange(len(positions)))).double()
+        log_p = log_probs[torch.arange(len(positions)), positions.targets]
+        table[f"{name} p"] = log_p.exp().numpy()
+        table[f"{name} log p"] = log_p.numpy()  # -inf: a token the model rules out
     return table
 
 
 def score(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
-    probs = {model: model_probs(model, vocab) for model in MODELS}
+    models = {name: load_model(f"data/models/{name}.pt", vocab) for name in model_names(args.model)}
     for word in args.words:
         if problem := control_character(word):  # a "\n" would otherwise split the word in two
             raise MakemoreError(f"cannot score {word!r}: {problem}")
         try:
-            table = score_table(word, vocab, probs)
+            table = score_table(word, vocab, models)
         except MakemoreError as e:
             raise MakemoreError(f"cannot score {word!r}: {e} ({VOCAB_FILE})") from None
-        nlls = ", ".join(f"{model} {-table[f'{model} log p'].mean():.4f}" for model in MODELS)
-        print(f"{word}  (mean NLL per bigram: {nlls})")
+        nlls = ", ".join(f"{name} {-table[f'{name} log p'].mean():.4f}" for name in models)
+        print(f"{word}  (mean NLL per token: {nlls})")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
         print()
 
 
-def sample_names(args: argparse.Namespace) -> None:
+def sample_words(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
-    for ids in sample(model_probs(args.model, vocab), args.num, args.seed, args.max_len, args.temperature, args.top_k):
+    (name,) = model_names(args.model or "count")
+    model = load_model(f"data/models/{name}.pt", vocab)
+    for ids in generate(model, args.num, args.seed, args.max_len, args.temperature, args.top_k):
         print(vocab.decode(ids))
+
+
+def list_models(args: argparse.Namespace) -> None:
+    """Each model's family, its params and its val NLL (from its evaluate stage), best first."""
+    rows = []
+    for name, params in load_params().models.items():
+        metrics = Path(f"metrics/evaluate/{name}.json")
+        val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
+        settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
+        rows.append({"model": name, "family": params.get("family"), "params": settings, "val NLL": val})
+    table = pd.DataFrame(rows)
+    table = table.iloc[table["val NLL"].map(lambda v: float(v) if not isinstance(v, str) or v == "inf" else math.inf).argsort(kind="stable")]
+    print(table.to_string(index=False))
 
 
 def project_root(start: Path) -> Path:
@@ -105,20 +129,22 @@ def parser() -> argparse.ArgumentParser:
 
     score_cmd = commands.add_parser(
         "score",
-        help="probability of every bigram of each word under both models, and the word's mean NLL",
-        description="Per bigram of each word: its probability p and log p under the count and the neural model; "
-        "then the word's mean NLL per bigram. A bigram a model rules out shows p = 0, log p = -inf.",
+        help="probability of each character of each word under every model, and the word's mean NLL",
+        description="Per predicted token of each word (its characters, then the end boundary): its probability p "
+        "and log p under every model of params.yaml, or the one of --model; then the word's mean NLL per token. "
+        "A token a model rules out shows p = 0, log p = -inf.",
     )
     score_cmd.add_argument("words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary")
+    score_cmd.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
     score_cmd.set_defaults(run=score)
 
     sample_cmd = commands.add_parser(
         "sample",
         help="draw new words from one model",
         description="Draw words from one model, one per line. The same seed gives the same words; "
-        "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/MODEL.txt.",
+        "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
     )
-    sample_cmd.add_argument("--model", choices=MODELS, default="count", help="which model (default: %(default)s)")
+    sample_cmd.add_argument("--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)")
     sample_cmd.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
     sample_cmd.add_argument("--seed", type=int_in(0, MAX_SEED), default=2147483647, help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)")
     sample_cmd.add_argument(
@@ -132,7 +158,14 @@ def parser() -> argparse.ArgumentParser:
         "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters, and any tied with the k-th (default: all)"
     )
     sample_cmd.add_argument("--max-len", type=int_in(1, MAX_LENGTH), default=50, help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)")
-    sample_cmd.set_defaults(run=sample_names)
+    sample_cmd.set_defaults(run=sample_words)
+
+    models_cmd = commands.add_parser(
+        "models",
+        help="list the models with their family, params and val NLL, best first",
+        description="The models under `models:` in params.yaml: family, params and val NLL (metrics/evaluate/NAME.json), best first.",
+    )
+    models_cmd.set_defaults(run=list_models)
     return main
 
 

@@ -7,7 +7,6 @@ import torch
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-
 MAX_GRID_SIZE = 60  # beyond 60 x 60 cells the labels cannot be read at any sensible figure size
 
 

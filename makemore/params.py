@@ -5,10 +5,10 @@ A misspelt or unknown key is an error, not a silently ignored setting.
 
 import difflib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
 
 from makemore import MakemoreError
 
@@ -18,6 +18,7 @@ MAX_LENGTH = 1000  # the longest word kept or sampled: bounds the rows of the co
 
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
 Length = Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]
+InstanceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]  # a file name and a dvc stage name
 
 
 class Section(BaseModel):
@@ -47,17 +48,6 @@ class Split(Section):
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
-class Count(Section):
-    smoothing: float = Field(ge=0)
-
-
-class Train(Section):
-    lr: float = Field(gt=0)
-    steps: StrictInt = Field(ge=1)
-    reg: float = Field(ge=0)
-    seed: Seed
-
-
 class Sample(Section):
     num: StrictInt = Field(ge=1, le=1_000_000)
     seed: Seed
@@ -69,41 +59,51 @@ class Sample(Section):
 class Params(Section):
     data: Data
     split: Split
-    count: Count
-    train: Train
+    models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)  # each checked by its family (makemore.models)
     sample: Sample
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> Params:
+def read_params(path: str | Path = PARAMS_FILE) -> dict:
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file") from None
     except yaml.YAMLError as e:
         where = f":{e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
         raise MakemoreError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Every section checked, but each model's own keys: its family checks them (makemore.models.instance_config)."""
+    return validated(Params, read_params(path), path)
+
+
+def validated(schema: type[BaseModel], raw: object, path: str | Path, loc: tuple[str, ...] = ()) -> BaseModel:
+    """`raw` as `schema`, found at `loc` in the file `path`; a MakemoreError naming the key and its value if it is not."""
     try:
-        return Params.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as e:
         # A misspelt key also makes the right one missing: name the misspelling first.
         first = min(e.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        raise MakemoreError(f"{path}: {_describe(first)}") from None
+        raise MakemoreError(f"{path}: {describe(first, schema, loc)}") from None
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"])
+def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...]) -> str:
+    key = ".".join(str(part) for part in (*loc, *error["loc"]))
     if error["type"] == "extra_forbidden":
-        section = Params
+        section = schema
         for part in error["loc"][:-1]:
             section = section.model_fields[part].annotation
-        known = list(section.model_fields)
+        known = [name for name in section.model_fields if name != "family"]
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
         return f"unknown key {key!r} ({hint})"
     if error["type"] == "missing":
         return f"missing key {key!r}"
-    if error["type"] == "model_type":
+    if error["type"] in ("model_type", "dict_type"):
         return f"{key or 'the file'} must be a mapping of keys to values, not {error['input']!r}"
+    if error["type"] == "string_pattern_mismatch":
+        return f"models: the name {error['input']!r} is not a plain name (letters, digits, _ and - only)"
     if error["type"] == "value_error":  # a check across keys: its message names them
-        return str(error["ctx"]["error"])
+        return f"{key}: {error['ctx']['error']}" if loc else str(error["ctx"]["error"])
     return f"{key} = {error['input']!r} is invalid: {error['msg'].lower()}"

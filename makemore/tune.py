@@ -1,32 +1,36 @@
-"""Tune on the dev set with DVC experiments: sweep count.smoothing and train.reg, choose on val NLL only.
+"""Tune on the dev set with DVC experiments: sweep any model's params, choose on val NLL only (exercise E03).
 
-    python -m makemore.tune [--smoothing S ...] [--reg R ...] [--jobs N]      (what `make tune` runs)
+    python -m makemore.tune [--sweep models.NAME.KEY VALUE ...] ... [--jobs N]      (what `make tune` runs)
 
-Each value is one queued `dvc exp run` (named tune-smoothing-S or tune-reg-R) that changes that param
-alone, so the run-cache skips every stage off its branch. The queue runs in temporary copies: the
+Each value is one queued `dvc exp run` (named tune-NAME-KEY-VALUE) that changes that param alone, so
+the run-cache skips every stage off that model's branch. The queue runs in temporary copies: the
 workspace is left as it is. Experiments this command made earlier from the same commit are replaced.
 It prints the `dvc exp show` table, then the best value of each param chosen on val, and only then
-that choice's test NLL. The sweep's curves go to tuning/*.csv, drawn by `dvc plots show`, and the
-choices to tuning/best.json.
+that choice's test NLL. Each sweep of numbers is drawn as a curve, tuning/sweeps/NAME.KEY.csv, by `dvc plots show`,
+and the choices go to tuning/best.json.
 """
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from makemore import MakemoreError
 from makemore.artifacts import write_json, write_text
-from makemore.bigram import SPLITS
-from makemore.cli import non_negative, positive_int
-from makemore.params import load_params
+from makemore.cli import positive_int
+from makemore.models import FAMILIES
+from makemore.params import load_params, validated
+from makemore.vocab import SPLITS
 
-SWEEPS = {  # param -> (model it tunes, default values)
-    "count.smoothing": ("count", [0, 0.01, 0.1, 0.3, 1, 3, 10, 100]),
-    "train.reg": ("nn", [0, 0.001, 0.01, 0.1, 1, 10]),
+DEFAULT_SWEEPS = {  # the exercises' sweeps: the trigram's k, the trigram net's reg, and the Kneser-Ney order
+    "models.trigram.k": [0, 0.01, 0.03, 0.1, 0.3, 1],
+    "models.trigram_nn.reg": [0, 0.0001, 0.001, 0.01, 0.1],
+    "models.kneser_ney.order": [3, 4, 5, 6, 7, 8],
 }
 PREFIX = "tune-"
 
@@ -50,8 +54,31 @@ def check_data_is_tracked(path: str) -> None:
     )
 
 
-def experiment_name(param: str, value: float) -> str:
-    return f"{PREFIX}{param.split('.')[1]}-{value:g}"
+def experiment_name(param: str, value: object) -> str:
+    """tune-NAME-KEY-VALUE, with what a git ref cannot hold in VALUE (a list's brackets and commas) made `_`."""
+    _, name, key = param.split(".")
+    return f"{PREFIX}{name}-{key}-" + re.sub(r"[^A-Za-z0-9.+-]+", "_", json.dumps(value)).strip("_")
+
+
+def checked_sweeps(sweeps: list[list[str]]) -> dict[str, list[object]]:
+    """`--sweep PARAM VALUE ...` as {PARAM: [values]}, each value read as YAML and checked by the model's family."""
+    models = load_params().models
+    checked = {}
+    for param, *texts in sweeps:
+        parts = param.split(".")
+        if len(parts) != 3 or parts[0] != "models" or parts[1] not in models:
+            raise MakemoreError(f"--sweep {param}: not a model's param, models.NAME.KEY with NAME one of {', '.join(models)}")
+        _, name, key = parts
+        family = FAMILIES.get(models[name].get("family"))
+        if family is None or key not in family.Config.model_fields or key == "family":
+            raise MakemoreError(f"--sweep {param}: models.{name} has no param {key!r}")
+        if not texts:
+            raise MakemoreError(f"--sweep {param}: give at least one value")
+        values = [yaml.safe_load(text) for text in texts]
+        for value in values:  # a bad value fails here, in one line, rather than in its experiment
+            validated(family.Config, {**models[name], key: value}, f"--sweep {param}", loc=("models", name))
+        checked[param] = values
+    return checked
 
 
 def experiments_of_head() -> list[dict]:
@@ -60,78 +87,85 @@ def experiments_of_head() -> list[dict]:
     return [run["revs"][0] for run in baseline.get("experiments") or []]
 
 
-def run_sweep(values: dict[str, list[float]], jobs: int) -> None:
+def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
     # by name: of the experiments sharing a name, DVC resolves the one derived from the current commit
     earlier = [exp["name"] for exp in experiments_of_head() if (exp.get("name") or "").startswith(PREFIX)]
     if earlier:
         dvc("exp", "remove", *earlier)
         print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
-    for param, param_values in values.items():
-        for value in param_values:
-            dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={value}")
-    print(f"Running {sum(map(len, values.values()))} experiments, {jobs} at a time ...", flush=True)
+    for param, values in sweeps.items():
+        for value in values:
+            dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={json.dumps(value)}")
+    print(f"Running {sum(map(len, sweeps.values()))} experiments, {jobs} at a time ...", flush=True)
     dvc("exp", "run", "--run-all", "--jobs", str(jobs))
 
 
-def results(values: dict[str, list[float]]) -> dict[str, pd.DataFrame]:
-    """Per swept param: one row per value with the train, val and test NLL of the model it tunes."""
+def results(sweeps: dict[str, list[object]]) -> dict[str, pd.DataFrame]:
+    """Per swept param: one row per value with the train, val and test NLL of its model."""
     by_name = {exp.get("name"): exp for exp in experiments_of_head()}
     tables = {}
-    for param, param_values in values.items():
-        model = SWEEPS[param][0]
+    for param, values in sweeps.items():
+        name = param.split(".")[1]
         rows = []
-        for value in param_values:
-            name = experiment_name(param, value)
-            if name not in by_name:
-                raise MakemoreError(f"experiment {name} did not finish: see `dvc queue logs {name}`")
-            metrics = by_name[name]["data"]["metrics"][f"metrics/evaluate/{model}.json"]["data"]
+        for value in values:
+            experiment = experiment_name(param, value)
+            if experiment not in by_name:
+                raise MakemoreError(f"experiment {experiment} did not finish: see `dvc queue logs {experiment}`")
+            metrics = by_name[experiment]["data"]["metrics"][f"metrics/evaluate/{name}.json"]["data"]
             # float(): an infinite NLL is written as "inf"
-            rows.append({param.split(".")[1]: value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
+            rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
         tables[param] = pd.DataFrame(rows)
     return tables
 
 
 def best(table: pd.DataFrame) -> pd.Series:
-    """The row with the lowest val NLL; the first (smallest value) among ties."""
+    """The row with the lowest val NLL; the first among ties."""
     return table.loc[table["val"].idxmin()]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m makemore.tune", description=__doc__.splitlines()[0])
-    parser.add_argument("--smoothing", type=non_negative, nargs="*", default=SWEEPS["count.smoothing"][1], help="values of count.smoothing (none: not swept)")
-    parser.add_argument("--reg", type=non_negative, nargs="*", default=SWEEPS["train.reg"][1], help="values of train.reg (none: not swept)")
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        action="append",
+        metavar=("models.NAME.KEY", "VALUE"),
+        help="a model's param and its values, each read as YAML; repeat for more params "
+        f"(default: {'; '.join(param + ' ' + ' '.join(map(str, values)) for param, values in DEFAULT_SWEEPS.items())})",
+    )
     parser.add_argument("--jobs", type=positive_int, default=2, help="experiments run at once (default: %(default)s)")
     args = parser.parse_args(argv)
-    values = {param: swept for param, swept in (("count.smoothing", args.smoothing), ("train.reg", args.reg)) if swept}
-    if not values:
-        parser.error("nothing to sweep: give values to --smoothing or --reg")
     try:
+        sweeps = checked_sweeps(args.sweep or [[param, *map(str, values)] for param, values in DEFAULT_SWEEPS.items()])
         data = load_params().data.path
         check_data_is_tracked(data)
-        run_sweep(values, args.jobs)
-        report(tables=results(values), data=data)
+        run_sweep(sweeps, args.jobs)
+        report(tables=results(sweeps), data=data)
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 
 
 def report(tables: dict[str, pd.DataFrame], data: str) -> None:
-    """Print the sweep and each choice, and write the curves and the choices (tuning/*.csv, tuning/best.json)."""
+    """Print the sweep and each choice, and write the curves and the choices (tuning/sweeps/*.csv, tuning/best.json)."""
+    params = "|".join(re.escape(param.removeprefix("models.")) for param in tables)
+    models = "|".join(sorted({re.escape(param.split(".")[1]) for param in tables}))
     print(dvc("exp", "show", "--md", "--no-pager", "--drop", ".*",
-              "--keep", r"^(Experiment|count\.smoothing|train\.reg|metrics/evaluate/.*:val\.nll)$"))  # fmt: skip
+              "--keep", rf"^(Experiment|models\.({params})|metrics/evaluate/({models})\.json:val\.nll)$"))  # fmt: skip
     best_file = Path("tuning/best.json")
     try:  # a param not swept this time keeps its earlier choice, which says which commit and data it is from
         chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}
     except ValueError as e:
         raise MakemoreError(f"{best_file}: not valid JSON ({e}); delete it to start afresh") from None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # the experiments run on the commit plus the workspace's changes: "-dirty" says there were some
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
     for param, table in tables.items():
-        name = param.split(".")[1]
-        write_text(f"tuning/{name}.csv", table[[name, "train", "val"]].to_csv(index=False))
+        if all(isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]):  # a curve needs a number line
+            write_text(f"tuning/sweeps/{param.removeprefix('models.')}.csv", table[["value", "train", "val"]].to_csv(index=False))
         row = best(table)
-        model = SWEEPS[param][0]
-        chosen[model] = {param: row[name], "val_nll": row["val"], "test_nll": row["test"], "commit": commit, "data.path": data}
-        print(f"{model}: best {param} = {row[name]:g} on val (val NLL {row['val']:.5f}); "
-              f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, row[name])}]")  # fmt: skip
+        value = table["value"].astype(object)[row.name]  # as given (an int stays an int), not as the row's dtype made it
+        chosen[param] = {"value": value, "val_nll": row["val"], "test_nll": row["test"], "commit": commit, "data.path": data}
+        print(f"best {param} = {value} on val (val NLL {row['val']:.5f}); "
+              f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, value)}]")  # fmt: skip
     write_json(best_file, chosen)
 
 

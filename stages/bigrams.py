@@ -1,17 +1,13 @@
-"""Bigram tensors: the xs/ys index pairs of every split, and the count matrix of the train split."""
+"""The lecture's bigram counts: the V x V matrix N of the train split, drawn by plot_counts and plot_nn."""
 
-from makemore.artifacts import index_dtype, load_vocab, read_words, run_stage, save_tensors
-from makemore.bigram import SPLITS, bigrams, count_bigrams
+from makemore.artifacts import load_vocab, read_words, run_stage, save_tensors
+from makemore.bigram import count_bigrams
 
 
 def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
-    for split in SPLITS:
-        # xs and ys are two views of one tensor of indices, which torch.save stores once
-        xs, ys = bigrams(vocab.encode(read_words(f"data/prepared/{split}.txt"), index_dtype(vocab.size)))
-        save_tensors(f"data/bigrams/{split}.pt", {"xs": xs, "ys": ys}, vocab)
-        if split == "train":
-            save_tensors("data/bigrams/counts.pt", {"counts": count_bigrams(xs, ys, vocab.size)}, vocab)
+    counts = count_bigrams(vocab, read_words("data/prepared/train.txt"))
+    save_tensors("data/bigrams/counts.pt", {"counts": counts}, vocab)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,21 @@
-"""Evaluate one model: mean NLL per bigram, perplexity and bigram counts on every split.
+"""Evaluate one model: mean NLL per predicted token, perplexity and token counts on every split.
 
-    python stages/evaluate.py MODEL      (MODEL: count or nn)
+    python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
-from makemore.artifacts import load_bigrams, load_probs, load_vocab, model_argument, run_stage, write_json
-from makemore.bigram import SPLITS, count_bigrams, score
+from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
+from makemore.contexts import Positions
+from makemore.evaluate import score
+from makemore.models import load_model
+from makemore.vocab import SPLITS
 
 
 def main() -> None:
-    model = model_argument()
+    name = instance_argument()
     vocab = load_vocab("data/prepared/vocab.json")
-    probs = load_probs(f"data/models/{model}.pt", vocab)
-    metrics = {}
-    for split in SPLITS:
-        xs, ys = load_bigrams(f"data/bigrams/{split}.pt", vocab)
-        metrics[split] = score(probs, count_bigrams(xs, ys, vocab.size))
-    write_json(f"metrics/evaluate/{model}.json", metrics)
+    model = load_model(f"data/models/{name}.pt", vocab)
+    metrics = {split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS}
+    write_json(f"metrics/evaluate/{name}.json", metrics)
 
 
 if __name__ == "__main__":

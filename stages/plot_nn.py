@@ -1,21 +1,26 @@
-"""The neural model's grids: softmax(W), and how far it is from the counts' maximum-likelihood probabilities.
+"""The lecture's grids of the neural bigram model `nn`: softmax(W), and how far it is from the row-normalised counts.
 
-The reference is the count model with smoothing 0, the one gradient descent heads for. It is made here
-from the counts, so this stage stays on the neural branch and a change of count.smoothing never reruns it.
+The reference is the count model with k 0, the one gradient descent heads for, made here from the
+counts, so this stage stays on the `nn` branch and a change of the count model never reruns it.
 """
 
-from makemore.artifacts import load_counts, load_probs, load_vocab, run_stage, write_bytes
-from makemore.bigram import count_model
+from makemore import MakemoreError
+from makemore.artifacts import load_counts, load_vocab, run_stage, write_bytes
+from makemore.bigram import bigram_table, row_normalised
 from makemore.figures import grid, png
+from makemore.models import load_model
 
 
 def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
-    probs = load_probs("data/models/nn.pt", vocab)
-    optimum = count_model(load_counts("data/bigrams/counts.pt", vocab), smoothing=0)
+    model = load_model("data/models/nn.pt", vocab)
+    if model.context_length != 1:
+        raise MakemoreError(f"models.nn: the lecture's grids draw a bigram model (order 2), not one of order {model.context_length + 1}")
+    probs = bigram_table(model)
+    optimum = row_normalised(load_counts("data/bigrams/counts.pt", vocab))
     title = "Neural model: softmax(W), the probability of each next character"
     write_bytes("metrics/nn_grid.png", png(grid(probs, vocab.labels, title, fmt=".3f")))
-    title = "softmax(W) minus the count model with smoothing 0 (N row-normalised)"
+    title = "softmax(W) minus the count model with k 0 (N row-normalised)"
     write_bytes("metrics/nn_minus_count_grid.png", png(grid(probs - optimum, vocab.labels, title, fmt="+.3f", diverging=True)))
 
 

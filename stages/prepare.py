@@ -1,8 +1,8 @@
 """Vocabulary and splits: read the words, build the vocabulary, shuffle into train/val/test."""
 
 from makemore.artifacts import read_words, run_stage, save_vocab, write_words
-from makemore.bigram import Vocabulary, split_words
 from makemore.params import load_params
+from makemore.vocab import Vocabulary, split_words
 
 
 def main() -> None:

@@ -1,26 +1,28 @@
 """Sample words from one model with a seeded generator; measure how many are new and how long they are.
 
-    python stages/sample.py MODEL      (MODEL: count or nn)
+    python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
-from makemore.artifacts import load_probs, load_vocab, model_argument, read_words, run_stage, write_json, write_text, write_words
-from makemore.bigram import length_distribution, novelty, progress, sample
+from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json, write_text, write_words
+from makemore.models import load_model
 from makemore.params import load_params
+from makemore.sampling import generate, length_distribution, novelty
+from makemore.training import progress
 
 
 def main() -> None:
-    model = model_argument()
+    name = instance_argument()
     params = load_params().sample
     vocab = load_vocab("data/prepared/vocab.json")
-    probs = load_probs(f"data/models/{model}.pt", vocab)
-    samples = sample(probs, params.num, params.seed, params.max_len, params.temperature, params.top_k)
-    with progress(samples, f"sample {model}", params.num, unit="word") as bar:
+    model = load_model(f"data/models/{name}.pt", vocab)
+    samples = generate(model, params.num, params.seed, params.max_len, params.temperature, params.top_k)
+    with progress(samples, f"sample {name}", params.num, unit="word") as bar:
         words = [vocab.decode(ids) for ids in bar]
     train = read_words("data/prepared/train.txt")
     heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
-    write_words(f"data/samples/{model}.txt", words)
-    write_json(f"metrics/sample/{model}.json", novelty(words, set(train), heldout))
-    write_text(f"metrics/sample/{model}_lengths.csv", length_distribution(words, train).to_csv(index=False))
+    write_words(f"data/samples/{name}.txt", words)
+    write_json(f"metrics/sample/{name}.json", novelty(words, set(train), heldout))
+    write_text(f"metrics/sample/{name}_lengths.csv", length_distribution(words, train).to_csv(index=False))
 
 
 if __name__ == "__main__":

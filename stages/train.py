@@ -1,37 +1,27 @@
-"""Neural model: one linear layer W on one-hot inputs, trained by gradient descent on the bigram NLL."""
+"""Fit one model of the ladder on the train split (val only watched), and write its fit summary and curve.
 
-from makemore.artifacts import load_bigrams, load_counts, load_vocab, run_stage, save_tensors, write_csv, write_json
-from makemore.bigram import count_bigrams, count_model, nll, train_nn
-from makemore.params import load_params
+    python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
+"""
+
+from makemore import MakemoreError
+from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_csv, write_json
+from makemore.contexts import Positions
+from makemore.models import FAMILIES, instance_config, save_model
 
 
 def main() -> None:
-    params = load_params().train
+    name = instance_argument()
+    config = instance_config(name)
     vocab = load_vocab("data/prepared/vocab.json")
-    train_counts = load_counts("data/bigrams/counts.pt", vocab)
-    val_counts = count_bigrams(*load_bigrams("data/bigrams/val.pt", vocab), vocab.size)
-    training = train_nn(
-        train_counts,
-        val_counts,
-        lr=params.lr,
-        steps=params.steps,
-        reg=params.reg,
-        seed=params.seed,
-    )
-    probs = training.W.softmax(dim=1)
-    optimum = count_model(train_counts, smoothing=0)  # the maximum-likelihood solution gradient descent heads for
-    final_nll, optimum_nll = nll(probs, train_counts), nll(optimum, train_counts)
-    save_tensors("data/models/nn.pt", {"W": training.W, "probs": probs}, vocab)
-    write_csv("metrics/train/loss.csv", ["step", "train", "val", "count_optimum"], [(*row, optimum_nll) for row in training.curve])
-    write_json(
-        "metrics/train/summary.json",
-        {
-            "train_nll": round(final_nll, 6),
-            "optimum_train_nll": round(optimum_nll, 6),
-            "gap_to_optimum": round(final_nll - optimum_nll, 6),
-            "max_prob_diff_to_optimum": round((probs - optimum).abs().max().item(), 6),
-        },
-    )
+    train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
+    try:
+        training = FAMILIES[config.family].fit(config, vocab, train, val)
+    except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
+        raise MakemoreError(f"models.{name}.{e}") from None
+    save_model(f"data/models/{name}.pt", training.model)
+    write_json(f"metrics/train/{name}.json", training.summary)
+    rows = [[round(value, 6) for value in row.values()] for row in training.curve]  # as the metrics: stable in the last bits
+    write_csv(f"metrics/train/{name}.csv", list(training.curve[0]), rows)
 
 
 if __name__ == "__main__":

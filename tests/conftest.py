@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+import makemore  # noqa: F401  (first: it makes torch's idle threads sleep, in this process and the stages it runs)
 from helpers import BIN, Project, commit_all, copy_project
 
 # The venv's `python` and `dvc` first on PATH, as `make test` has them, for the commands that tests run in

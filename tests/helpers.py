@@ -67,11 +67,14 @@ def stage_in_process(cwd: Path, name: str, *args: str) -> Result:
 
 
 def set_params(folder: Path, **changes: object) -> None:
-    """Change folder/params.yaml, e.g. set_params(folder, count__smoothing=0.5)."""
+    """Change folder/params.yaml, e.g. set_params(folder, models__count__k=0.5) sets models.count.k."""
     params = yaml.safe_load((folder / "params.yaml").read_text())
     for key, value in changes.items():
-        section, name = key.split("__")
-        params[section][name] = value
+        *sections, name = key.split("__")
+        section = params
+        for part in sections:
+            section = section[part]
+        section[name] = value
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -97,6 +100,25 @@ def mle_train_nll(words: list[str]) -> float:
     return -sum(n * math.log(n / contexts[a]) for (a, _), n in pairs.items()) / total
 
 
+def additive_nll(train: list[str], words: list[str], order: int, k: float, size: int) -> float:
+    """NLL of `words` under (c(h, w) + k) / (c(h) + kV) with counts of padded n-grams from `train`, by Python counters."""
+    ngrams, contexts = Counter(), Counter()
+    for word in train:
+        tokens = ["<b>"] * (order - 1) + list(word) + ["<b>"]
+        for i in range(order - 1, len(tokens)):
+            ngrams[tuple(tokens[i - order + 1 : i + 1])] += 1
+            contexts[tuple(tokens[i - order + 1 : i])] += 1
+    total, n = 0.0, 0
+    for word in words:
+        tokens = ["<b>"] * (order - 1) + list(word) + ["<b>"]
+        for i in range(order - 1, len(tokens)):
+            context = tuple(tokens[i - order + 1 : i])
+            p = (ngrams[(*context, tokens[i])] + k) / (contexts[context] + k * size) if contexts[context] + k else 1 / size
+            total += -math.log(p) if p > 0 else math.inf
+            n += 1
+    return total / n
+
+
 class Project:
     """A temporary git + DVC copy of the project, driven with the real `dvc` command."""
 
@@ -117,7 +139,8 @@ class Project:
 
     def outputs(self) -> dict[str, str]:
         """sha256 of every file the pipeline wrote, by path."""
-        files = [p for d in ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics") for p in (self.path / d).rglob("*") if p.is_file()]
+        folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics")
+        files = [p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"]  # DVC's, not written by a stage
         return {str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
 
     def git(self, *args: str) -> str:

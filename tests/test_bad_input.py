@@ -23,6 +23,7 @@ import yaml
 
 from helpers import ROOT, set_params, stage_in_process
 from makemore import MakemoreError
+from makemore.models import instance_config
 from makemore.params import MAX_SEED, load_params
 
 
@@ -115,31 +116,28 @@ def test_crlf_and_surrounding_whitespace_are_stripped(workdir):
 @pytest.mark.parametrize(
     ("lr", "reg", "message"),
     [
-        (1e30, 0, "train.lr = 1e+30 is too large: the loss became"),
-        (1e30, 0.01, "train.lr = 1e+30 and train.reg = 0.01 are too large together: the loss became"),
-        (50, 1e6, "train.lr = 50 and train.reg = 1e+06 are too large together: the loss became"),
-        (50, 1e308, "train.reg = 1e+308 is too large: the L2 term reg * mean(W^2) is inf before the first step"),
+        (1e30, 0, "models.nn.lr = 1e+30 is too large: the loss became"),
+        (1e30, 0.01, "models.nn.lr = 1e+30 and reg = 0.01 are too large together: the loss became"),
+        (50, 1e6, "models.nn.lr = 50 and reg = 1e+06 are too large together: the loss became"),
+        (50, 1e308, "models.nn.reg = 1e+308 is too large: the L2 term reg * mean(W^2) is inf before the first step"),
     ],
 )
 def test_a_diverging_training_run_names_the_param_to_blame_and_writes_no_model(workdir, lr, reg, message):
-    build(workdir, "prepare", "bigrams")
-    set_params(workdir, train__lr=lr)
-    set_params(workdir, train__reg=reg)
-    result = stage_in_process(workdir, "train")
+    build(workdir, "prepare")
+    set_params(workdir, models__nn__lr=lr, models__nn__reg=reg)
+    result = stage_in_process(workdir, "train", "nn")
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(f"error: {message}")
     assert not (workdir / "data/models").exists() and not (workdir / "metrics").exists()
 
 
-def test_a_smoothing_that_overflows_the_model_is_refused_where_it_is_made(workdir):
-    build(workdir, "prepare", "bigrams")
-    set_params(workdir, count__smoothing=1e308)
-    assert_fails_with(
-        stage_in_process(workdir, "count"), "count.smoothing = 1e+308 is too large: the row totals overflow and the rows no longer sum to 1"
-    )
+def test_a_k_that_overflows_the_model_is_refused_where_it_is_made(workdir):
+    build(workdir, "prepare")
+    set_params(workdir, models__count__k=1e308)
+    assert_fails_with(stage_in_process(workdir, "train", "count"), "models.count.k = 1e+308 is too large: c(h) + k * V overflows")
     assert not (workdir / "data/models").exists()
-    set_params(workdir, count__smoothing=1e300)  # large, but every row still sums to 1: uniform rows
-    build(workdir, "count", "evaluate@count")
+    set_params(workdir, models__count__k=1e300)  # large, but every distribution is still one: uniform
+    build(workdir, "train@count", "evaluate@count")
 
 
 def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
@@ -150,33 +148,59 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
 
 
 @pytest.mark.parametrize(
-    ("section", "key", "value", "message"),
+    ("key", "value", "message"),
     [
-        ("count", "smoothing", -1, "count.smoothing = -1 is invalid: input should be greater than or equal to 0"),
-        ("count", "smoothing", ".nan", "count.smoothing = nan is invalid: input should be a finite number"),
-        ("train", "lr", 0, "train.lr = 0 is invalid: input should be greater than 0"),
-        ("train", "lr", "fast", "train.lr = 'fast' is invalid: input should be a valid number, unable to parse string as a number"),
-        ("train", "steps", 0, "train.steps = 0 is invalid: input should be greater than or equal to 1"),
-        ("train", "steps", 2.5, "train.steps = 2.5 is invalid: input should be a valid integer"),
-        ("split", "test", 0.2, "split.train + split.val + split.test = 1.1, must be 1"),
-        ("split", "val", 0, "split.val = 0 is invalid: input should be greater than 0"),
-        ("sample", "num", 0, "sample.num = 0 is invalid: input should be greater than or equal to 1"),
-        ("sample", "temperature", 0, "sample.temperature = 0 is invalid: input should be greater than 0"),
-        ("sample", "top_k", 0, "sample.top_k = 0 is invalid: input should be greater than or equal to 1"),
-        ("sample", "top_k", "all", "sample.top_k = 'all' is invalid: input should be a valid integer"),
-        ("sample", "num", 10**6 + 1, "sample.num = 1000001 is invalid: input should be less than or equal to 1000000"),
-        ("sample", "max_len", 1001, "sample.max_len = 1001 is invalid: input should be less than or equal to 1000"),
-        ("data", "max_len", 0, "data.max_len = 0 is invalid: input should be greater than or equal to 1"),
-        ("split", "seed", 2**70, f"split.seed = {2**70} is invalid: input should be less than or equal to {MAX_SEED}"),
-        ("train", "seed", -1, "train.seed = -1 is invalid: input should be greater than or equal to 0"),
-        ("sample", "seed", 2**64, f"sample.seed = {2**64} is invalid: input should be less than or equal to {MAX_SEED}"),
-        ("count", "smothing", 0.5, "unknown key 'count.smothing' (did you mean 'smoothing'?)"),
+        ("split__test", 0.2, "split.train + split.val + split.test = 1.1, must be 1"),
+        ("split__val", 0, "split.val = 0 is invalid: input should be greater than 0"),
+        ("sample__num", 0, "sample.num = 0 is invalid: input should be greater than or equal to 1"),
+        ("sample__temperature", 0, "sample.temperature = 0 is invalid: input should be greater than 0"),
+        ("sample__top_k", 0, "sample.top_k = 0 is invalid: input should be greater than or equal to 1"),
+        ("sample__top_k", "all", "sample.top_k = 'all' is invalid: input should be a valid integer"),
+        ("sample__num", 10**6 + 1, "sample.num = 1000001 is invalid: input should be less than or equal to 1000000"),
+        ("sample__max_len", 1001, "sample.max_len = 1001 is invalid: input should be less than or equal to 1000"),
+        ("data__max_len", 0, "data.max_len = 0 is invalid: input should be greater than or equal to 1"),
+        ("split__seed", 2**70, f"split.seed = {2**70} is invalid: input should be less than or equal to {MAX_SEED}"),
+        ("sample__seed", 2**64, f"sample.seed = {2**64} is invalid: input should be less than or equal to {MAX_SEED}"),
+        ("sample__nmu", 5, "unknown key 'sample.nmu' (did you mean 'num'?)"),
+        ("models", {}, "models = {} is invalid: dictionary should have at least 1 item after validation, not 0"),
+        ("models", {"a.b": {"family": "ngram"}}, "models: the name 'a.b' is not a plain name (letters, digits, _ and - only)"),
+        ("models__count", 3, "models.count must be a mapping of keys to values, not 3"),
     ],
 )
-def test_bad_params_name_the_key_and_value(workdir, section, key, value, message):
-    set_params(workdir, **{f"{section}__{key}": float("nan") if value == ".nan" else value})
+def test_bad_params_name_the_key_and_value(workdir, key, value, message):
+    set_params(workdir, **{key: value})
     with pytest.raises(MakemoreError) as error:
         load_params(workdir / "params.yaml")
+    assert str(error.value) == f"{workdir / 'params.yaml'}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "value", "message"),
+    [
+        ("count", "k", -1, "models.count.k = -1 is invalid: input should be greater than or equal to 0"),
+        ("count", "k", float("nan"), "models.count.k = nan is invalid: input should be a finite number"),
+        ("count", "family", "ngrams", "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer)"),
+        ("count", "order", 0, "models.count.order = 0 is invalid: input should be greater than or equal to 1"),
+        ("count", "order", 11, "models.count.order = 11 is invalid: input should be less than or equal to 10"),
+        ("count", "smoothing", "good-turing", "models.count.smoothing = 'good-turing' is invalid: input should be 'additive' or 'kneser_ney'"),
+        ("count", "lr", 50, "unknown key 'models.count.lr' (known keys: order, smoothing, k, discounts)"),
+        ("count", "discounts", [0.5, 1, 1.5], "models.count: discounts are for kneser_ney smoothing; additive takes k"),
+        ("kneser_ney", "k", 1, "models.kneser_ney: k is for additive smoothing; kneser_ney takes discounts"),
+        ("kneser_ney", "discounts", [0, 1, 1.5], "models.kneser_ney: discounts = [0.0, 1.0, 1.5]: D1 = 0 must be between 0 and 1, a part of a count of 1"),
+        ("kneser_ney", "discounts", [0.5, 1, 3], "models.kneser_ney: discounts = [0.5, 1.0, 3.0]: D3+ = 3 must be between 0 and 3, a part of a count of 3"),
+        ("kneser_ney", "discounts", [0.5, 1], "models.kneser_ney.discounts = [0.5, 1] is invalid: list should have at least 3 items after validation, not 2"),
+        ("kneser_ney", "dicsounts", None, "unknown key 'models.kneser_ney.dicsounts' (did you mean 'discounts'?)"),
+        ("nn", "lr", 0, "models.nn.lr = 0 is invalid: input should be greater than 0"),
+        ("nn", "lr", "fast", "models.nn.lr = 'fast' is invalid: input should be a valid number, unable to parse string as a number"),
+        ("nn", "steps", 2.5, "models.nn.steps = 2.5 is invalid: input should be a valid integer"),
+        ("nn", "seed", -1, "models.nn.seed = -1 is invalid: input should be greater than or equal to 0"),
+        ("nn", "k", 1, "unknown key 'models.nn.k' (known keys: order, lr, steps, reg, seed)"),
+    ],
+)
+def test_bad_model_params_name_the_model_the_key_and_the_value(workdir, model, key, value, message):
+    set_params(workdir, **{f"models__{model}__{key}": value})
+    with pytest.raises(MakemoreError) as error:
+        instance_config(model, workdir / "params.yaml")
     assert str(error.value) == f"{workdir / 'params.yaml'}: {message}"
 
 
@@ -189,29 +213,34 @@ def test_the_seed_range_is_what_torch_generator_takes():
 
 def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["cuont"] = params.pop("count")
+    params["modles"] = params.pop("models")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(MakemoreError, match=r"params.yaml: unknown key 'cuont' \(did you mean 'count'\?\)$"):
+    with pytest.raises(MakemoreError, match=r"params.yaml: unknown key 'modles' \(did you mean 'models'\?\)$"):
         load_params(workdir / "params.yaml")
-    del params["cuont"]
+    del params["modles"]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(MakemoreError, match=r"params.yaml: missing key 'count'$"):
+    with pytest.raises(MakemoreError, match=r"params.yaml: missing key 'models'$"):
         load_params(workdir / "params.yaml")
 
 
-def test_a_bad_param_stops_the_stage_in_one_line(workdir):
-    set_params(workdir, count__smoothing=-0.5)
-    assert_fails_with(stage_in_process(workdir, "prepare"), "params.yaml: count.smoothing = -0.5 is invalid: input should be greater than or equal to 0")
+def test_a_bad_param_stops_the_stage_that_uses_it_in_one_line(workdir):
+    set_params(workdir, split__seed=-5)
+    assert_fails_with(stage_in_process(workdir, "prepare"), "params.yaml: split.seed = -5 is invalid: input should be greater than or equal to 0")
     assert not (workdir / "data/prepared").exists()
+    set_params(workdir, split__seed=42, models__count__k=-0.5)
+    build(workdir, "prepare")  # a model's params are its train stage's business
+    assert_fails_with(stage_in_process(workdir, "train", "count"), "params.yaml: models.count.k = -0.5 is invalid: input should be greater than or equal to 0")
+    assert_fails_with(stage_in_process(workdir, "train", "gpt"), "models.gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)")
+    assert not (workdir / "data/models").exists()
 
 
 def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir):
-    build(workdir, "prepare", "bigrams", "count")
+    build(workdir, "prepare", "train@count")
     other_model = (workdir / "data/models/count.pt").read_bytes()
     # the same number of characters, one of them different: every shape still fits
     names = (workdir / "data/names.txt").read_text().replace("v", "q")
     (workdir / "data/names.txt").write_text(names)
-    build(workdir, "prepare", "bigrams")
+    build(workdir, "prepare")
     (workdir / "data/models/count.pt").write_bytes(other_model)
     assert_fails_with(
         stage_in_process(workdir, "evaluate", "count"),
@@ -219,53 +248,54 @@ def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir
     )
 
 
-@pytest.mark.parametrize(
-    ("tensors", "message"),
-    [
-        ({"W": "probs"}, "data/models/count.pt: has no 2-D 'probs' tensor (not written by this pipeline's stage)"),
-        ({"probs": "probs", "vocabulary": "not-a-tensor"}, "data/models/count.pt: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)"),
-        ({"probs": "uniform-3x3"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
-        ({"probs": "rows-sum-to-2"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
-        ({"probs": "nan"}, "data/models/count.pt: not a 18x18 table of probabilities (corrupt)"),
-    ],
-)
-def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir, tensors, message):
-    build(workdir, "prepare", "bigrams")
-    vocab = json.loads((workdir / "data/prepared/vocab.json").read_text())
-    size = len(vocab["chars"]) + 1
-    assert size == 18
-    made = {
-        "probs": torch.full((size, size), 1 / size),
-        "uniform-3x3": torch.full((3, 3), 1 / 3),
-        "rows-sum-to-2": torch.full((size, size), 2 / size),
-        "nan": torch.full((size, size), float("nan")),
-        "not-a-tensor": [ord(c) for c in vocab["chars"]],
-    }
-    archive = {"vocabulary": torch.tensor([ord(c) for c in vocab["chars"]], dtype=torch.int32)}
-    archive |= {key: made[value] for key, value in tensors.items()}
-    (workdir / "data/models").mkdir(parents=True)
+@pytest.mark.parametrize("damage", ["no-config", "unknown-family", "bad-config", "missing-tensor", "wrong-shape", "nan", "rows-sum-to-2", "not-a-dict"])
+def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir, damage):
+    build(workdir, "prepare", "train@count", "train@nn")
+    archive = torch.load(workdir / "data/models/count.pt", weights_only=True)
+    net = torch.load(workdir / "data/models/nn.pt", weights_only=True)
+    config = json.loads(archive["config"])
+    if damage == "no-config":
+        del archive["config"]
+    elif damage == "unknown-family":
+        archive["config"] = json.dumps(config | {"family": "gpt"})
+    elif damage == "bad-config":
+        archive["config"] = json.dumps(config | {"order": 0})
+    elif damage == "missing-tensor":
+        del archive["weights.1"]
+    elif damage == "wrong-shape":
+        archive = net | {"W": net["W"][:, :3]}
+    elif damage == "nan":
+        archive = net | {"W": torch.full_like(net["W"], float("nan"))}
+    elif damage == "rows-sum-to-2":
+        archive["weights.1"] = archive["weights.1"] * 2
+    elif damage == "not-a-dict":
+        archive = [archive["vocabulary"]]
     torch.save(archive, workdir / "data/models/count.pt")
+    message = "data/models/count.pt: not a model written by this pipeline's train stage (corrupt, or from another version)"
+    if damage == "not-a-dict":
+        message = "data/models/count.pt: not written by this pipeline's stages"
     assert_fails_with(stage_in_process(workdir, "evaluate", "count"), message)
 
 
 def test_a_truncated_artifact_is_never_read_as_valid(workdir):
-    build(workdir, "prepare", "bigrams")
-    counts = (workdir / "data/bigrams/counts.pt").read_bytes()
-    for size in (0, 100, len(counts) // 2, len(counts) - 1):
-        (workdir / "data/bigrams/counts.pt").write_bytes(counts[:size])
+    build(workdir, "prepare", "train@count")
+    model = (workdir / "data/models/count.pt").read_bytes()
+    for size in (0, 100, len(model) // 2, len(model) - 1):
+        (workdir / "data/models/count.pt").write_bytes(model[:size])
         assert_fails_with(
-            stage_in_process(workdir, "count"),
-            "data/bigrams/counts.pt: not a readable tensor file (corrupt, or not written by this pipeline)",
+            stage_in_process(workdir, "evaluate", "count"),
+            "data/models/count.pt: not a readable tensor file (corrupt, or not written by this pipeline)",
         )
-    assert not (workdir / "data/models").exists()
+    assert not (workdir / "metrics/evaluate").exists()
 
 
 # --- the command's contract, in real processes ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [[], ["gpt"], ["count", "nn"]])
-def test_a_model_stage_without_one_known_model_shows_its_usage(workdir, args):
-    assert_fails_with(stage_in_process(workdir, "evaluate", *args), f"usage: python {ROOT / 'stages/evaluate.py'} MODEL, where MODEL is one of count, nn")
+@pytest.mark.parametrize("stage", ["train", "evaluate", "sample"])
+@pytest.mark.parametrize("args", [[], ["count", "nn"]])
+def test_a_model_stage_without_one_model_shows_its_usage(workdir, stage, args):
+    assert_fails_with(stage_in_process(workdir, stage, *args), f"usage: python {ROOT / f'stages/{stage}.py'} NAME, where NAME is a model under `models:` in params.yaml")
 
 
 def test_a_stage_command_fails_with_one_line_on_stderr_and_status_1(workdir):
@@ -309,10 +339,10 @@ class Terminal:
 
 @pytest.mark.parametrize("moment", ["while-importing-torch", "while-training"])
 def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
-    build(workdir, "prepare", "bigrams")
-    set_params(workdir, train__steps=10**9)
+    build(workdir, "prepare")
+    set_params(workdir, models__nn__steps=10**9)
     terminal = Terminal()
-    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), cwd=workdir)
+    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
     if moment == "while-importing-torch":  # its shared library is loaded: the import has begun, and goes on for a second
         maps = Path(f"/proc/{stage.pid}/maps")
         deadline = time.monotonic() + 60
@@ -330,13 +360,13 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
 
 
 def test_long_training_shows_progress_on_a_terminal(workdir):
-    build(workdir, "prepare", "bigrams")
-    set_params(workdir, train__steps=10_000)  # about 3 s: the bar is drawn after the first half second
+    build(workdir, "prepare")
+    set_params(workdir, models__nn__steps=10_000)  # about 3 s: the bar is drawn after the first half second
     terminal = Terminal()
-    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), cwd=workdir)
+    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
     assert stage.wait(timeout=60) == 0
     terminal.read_until(b"\0", timeout=1)
     final = [line for line in terminal.lines() if line.startswith("train: 10000/10000 steps")]
     assert final and "train NLL" in final[-1] and "elapsed" in final[-1] and "left]" in final[-1]
-    rows = (workdir / "metrics/train/loss.csv").read_text().splitlines()
+    rows = (workdir / "metrics/train/nn.csv").read_text().splitlines()
     assert rows[-1].startswith("10000,")

@@ -15,8 +15,12 @@ import pytest
 import torch
 import yaml
 
-from helpers import BIN, Project, call, commit_all, mle_train_nll, word_bigrams
+from helpers import BIN, Project, additive_nll, call, commit_all, mle_train_nll, word_bigrams
 from makemore import cli, tune
+from makemore.artifacts import load_vocab
+from makemore.bigram import bigram_table
+from makemore.models import load_model
+from makemore.tune import DEFAULT_SWEEPS
 
 
 def words_of(project: Project, path: str) -> list[str]:
@@ -55,7 +59,7 @@ def vocab_size(project: Project) -> int:
 def test_tune_refuses_a_data_file_that_neither_git_nor_dvc_tracks(project):
     (project.path / "data/loose.txt").write_text("emma\nava\n")
     project.set_params(data__path="data/loose.txt")
-    refused = call(lambda: tune.main(["--smoothing", "1", "--reg", "0"]), project.path)
+    refused = call(lambda: tune.main(["--sweep", "models.count.k", "1"]), project.path)
     assert (refused.returncode, refused.stderr) == (1, "error: data.path = data/loose.txt is tracked by neither git nor DVC, so the "
                                                        "experiments cannot see it: run `dvc add data/loose.txt` and commit data/loose.txt.dvc first\n")  # fmt: skip
     assert project.dvc("queue", "status").stdout.count("Queued") == 0
@@ -68,42 +72,44 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     (project.path / "data/mine.txt").write_text(own_words)
     # the README's way: dvc add, point data.path at it, reproduce and commit (make tune reproduces first)
     project.dvc("add", "data/mine.txt")
-    project.set_params(data__path="data/mine.txt")
+    # the lecture's two models only: every experiment restores the branches it does not change, which takes time
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    project.set_params(data__path="data/mine.txt", models={name: models[name] for name in ("count", "nn")})
     assert project.repro() == ["prepare"]
     lock = yaml.safe_load((project.path / "dvc.lock").read_text())
     assert "data/mine.txt" in [dep["path"] for dep in lock["stages"]["prepare"]["deps"]]
     commit_all(project, "my own words")
     assert "data/mine.txt" not in project.git("ls-files").split()  # in DVC's cache, not in git
     project.dvc("exp", "save", "--name", "mine")  # an experiment of the user's own, which tune must keep
-    project.dvc("exp", "save", "--name", "tune-reg-3")  # one an earlier `make tune` left, which it must replace
+    project.dvc("exp", "save", "--name", "tune-nn-reg-3")  # one an earlier `make tune` left, which it must replace
     best_before = json.loads((project.path / "tuning/best.json").read_text())  # the committed choices
     params_before = (project.path / "params.yaml").read_text()
     outputs_before = project.outputs()
-    smoothings = [0, 0.5, 5]  # 0.5 is best: neither the first, the last, the smallest nor the largest
+    ks = [0, 0.5, 5]  # 0.5 is best: neither the first, the last, the smallest nor the largest
 
-    tuned = call(lambda: tune.main(["--smoothing", *map(str, smoothings), "--reg"]), project.path)
+    tuned = call(lambda: tune.main(["--sweep", "models.count.k", *map(str, ks)]), project.path)
     assert tuned.returncode == 0, tuned.stderr
 
     train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
     size = vocab_size(project)
-    expected_val = {s: smoothed_nll(train, val, s, size) for s in smoothings}
-    table = pd.read_csv(project.path / "tuning/smoothing.csv")
-    assert table["smoothing"].tolist() == smoothings
-    for s, val_nll in zip(table["smoothing"], table["val"]):  # each experiment really ran with its own value
-        assert val_nll == pytest.approx(expected_val[s], abs=1e-5)
+    expected_val = {k: smoothed_nll(train, val, k, size) for k in ks}
+    table = pd.read_csv(project.path / "tuning/sweeps/count.k.csv")
+    assert table["value"].tolist() == ks
+    for k, val_nll in zip(table["value"], table["val"]):  # each experiment really ran with its own value
+        assert val_nll == pytest.approx(expected_val[k], abs=1e-5)
     assert math.isinf(expected_val[0])  # some val bigrams never occur in train
-    best = min(smoothings, key=expected_val.get)
+    best = min(ks, key=expected_val.get)
     chosen = json.loads((project.path / "tuning/best.json").read_text())
-    assert chosen["count"]["count.smoothing"] == best and chosen["count"]["data.path"] == "data/mine.txt"
-    assert chosen["nn"] == best_before["nn"]  # reg was not swept: its earlier choice stays
-    assert chosen["count"]["test_nll"] == pytest.approx(smoothed_nll(train, test, best, size), abs=1e-5)
-    assert f"count: best count.smoothing = {best:g} on val" in tuned.stdout
-    assert "| Experiment" in tuned.stdout and "tune-smoothing-0.5" in tuned.stdout  # the dvc exp show table
+    assert chosen["models.count.k"]["value"] == best and chosen["models.count.k"]["data.path"] == "data/mine.txt"
+    assert chosen["models.count.k"]["test_nll"] == pytest.approx(smoothed_nll(train, test, best, size), abs=1e-5)
+    assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before  # not swept: kept
+    assert f"best models.count.k = {best} on val" in tuned.stdout
+    assert "| Experiment" in tuned.stdout and "tune-count-k-0.5" in tuned.stdout  # the dvc exp show table
 
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {"mine", "tune-smoothing-0", "tune-smoothing-0.5", "tune-smoothing-5"}
+    assert names == {"mine", "tune-count-k-0", "tune-count-k-0.5", "tune-count-k-5"}
     for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
         files = project.git("ls-tree", "-r", "--name-only", ref).split()
         assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
@@ -115,51 +121,84 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
 # --- the CLI ----------------------------------------------------------------------------------------
 
 
-def score_rows(output: str) -> list[list[str]]:
-    return [line.split() for line in output.splitlines() if re.match(r"^\s+\S\S\s+\d", line)]
+def score_rows(output: str, models: list[str]) -> list[dict[str, str]]:
+    """The table of the first word `makemore score` printed for `models`, as rows of column -> text."""
+    lines = output.split("\n\n")[0].splitlines()[1:]
+    columns = ["token", *(f"{name} {value}" for name in models for value in ("p", "log p"))]
+    assert lines[0].split() == " ".join(columns).split()
+    return [dict(zip(columns, line.split())) for line in lines[1:]]
 
 
-def test_score_shows_each_bigram_probability_under_both_models(project):
+def probability_table(project: Project, name: str) -> torch.Tensor:
+    """P[a, b] of a bigram model, through the model interface."""
+    vocab = load_vocab(project.path / "data/prepared/vocab.json")
+    return bigram_table(load_model(project.path / f"data/models/{name}.pt", vocab))
+
+
+def test_score_shows_each_tokens_probability_under_every_model(project):
     word = words_of(project, "data/prepared/val.txt")[0]
     result = makemore(project, "score", word)
+    models = list(yaml.safe_load((project.path / "params.yaml").read_text())["models"])
     train, size = words_of(project, "data/prepared/train.txt"), vocab_size(project)
-    rows = score_rows(result.stdout)
-    assert len(rows) == len(word) + 1
+    rows = score_rows(result.stdout, models)
+    assert len(rows) == len(word) + 1 and [row["token"] for row in rows] == [*word, "."]
     nn = torch.load(project.path / "data/models/nn.pt", weights_only=True)
+    assert nn["W"].shape == (size, size)  # every character was seen as a context: row a is W's row for a
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     index = {c: i + 1 for i, c in enumerate(vocab["chars"])} | {"<b>": 0}
+    k = yaml.safe_load((project.path / "params.yaml").read_text())["models"]["trigram"]["k"]
     for row, (a, b) in zip(rows, word_bigrams(word)):
-        bigram, count_p, count_logp, nn_p, nn_logp = row
-        assert bigram == (a if a != "<b>" else ".") + (b if b != "<b>" else ".")
         pairs = sum(1 for w in train for pair in word_bigrams(w) if pair == (a, b))
         context = sum(1 for w in train for pair in word_bigrams(w) if pair[0] == a)
-        assert float(count_p) == pytest.approx((pairs + 1) / (context + size), abs=1e-4)
-        assert float(count_logp) == pytest.approx(math.log(float(count_p)), abs=2e-3)
-        assert float(nn_p) == pytest.approx(torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4)
-    mean = re.search(r"mean NLL per bigram: count ([\d.]+), nn ([\d.]+)", result.stdout)
-    assert float(mean[1]) == pytest.approx(smoothed_nll(train, [word], 1, size), abs=1e-4)
+        assert float(row["count p"]) == pytest.approx((pairs + 1) / (context + size), abs=1e-4)
+        assert float(row["count log p"]) == pytest.approx(math.log(float(row["count p"])), abs=2e-3)
+        assert float(row["nn p"]) == pytest.approx(torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4)
+    for name, order, smoothing in (("count", 2, 1), ("trigram", 3, k)):  # the word's mean NLL per token, by Python counters
+        mean = re.search(rf"\b{name} ([\d.]+)", result.stdout.splitlines()[0])
+        assert float(mean[1]) == pytest.approx(additive_nll(train, [word], order, smoothing, size), abs=1e-4)
 
 
-def test_smoothing_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_bigram(project):
-    project.set_params(count__smoothing=0)
-    project.repro()
+def test_score_and_sample_take_one_model(project):
+    result = makemore(project, "score", "emma", "--model", "kneser_ney")
+    assert list(score_rows(result.stdout, ["kneser_ney"])[0]) == ["token", "kneser_ney p", "kneser_ney log p"]
+    refused = makemore(project, "score", "emma", "--model", "gpt", check=False)
+    assert refused.stderr.splitlines() == ["error: --model gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)"]
+    seed = str(yaml.safe_load((project.path / "params.yaml").read_text())["sample"]["seed"])
+    sampled = makemore(project, "sample", "--model", "kneser_ney", "--num", "1000", "--seed", seed).stdout
+    assert sampled == (project.path / "data/samples/kneser_ney.txt").read_text()
+
+
+def test_models_lists_every_model_with_its_family_and_val_nll_best_first(project):
+    listed = makemore(project, "models").stdout.splitlines()
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    val = {name: json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"] for name in models}
+    assert listed[0].split()[:3] == ["model", "family", "params"]
+    rows = [line.split() for line in listed[1:]]
+    assert [row[0] for row in rows] == sorted(models, key=val.get)
+    for row in rows:
+        assert row[1] == models[row[0]]["family"] and float(row[-1]) == val[row[0]]
+
+
+def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(project):
+    project.set_params(models__count__k=0)
+    assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}
     train = words_of(project, "data/prepared/train.txt")
     seen = {pair for w in train for pair in word_bigrams(w)}
     unseen = sum(pair not in seen for word in words_of(project, "data/prepared/val.txt") for pair in word_bigrams(word))
     assert unseen > 0, "the default data has val bigrams never seen in train"
     metrics = json.loads((project.path / "metrics/evaluate/count.json").read_text())  # json.loads rejects Infinity and NaN
     assert metrics["val"]["nll"] == "inf" and metrics["val"]["perplexity"] == "inf"
-    assert metrics["val"]["zero_probability_bigrams"] == unseen
+    assert metrics["val"]["zero_probability_tokens"] == unseen
     assert isinstance(metrics["train"]["nll"], float)
     (workspace,) = json.loads(project.dvc("metrics", "show", "--json").stdout).values()
     assert workspace["data"]["metrics/evaluate/count.json"]["data"]["val"]["nll"] == "inf"
 
     word = next(w for w in words_of(project, "data/prepared/val.txt") if any(p not in seen for p in word_bigrams(w)))
-    result = makemore(project, "score", word)
+    result = makemore(project, "score", word, "--model", "count")
     assert "nan" not in result.stdout.lower()
-    assert re.search(r"mean NLL per bigram: count inf, nn \d", result.stdout)
-    unseen = [row for row, pair in zip(score_rows(result.stdout), word_bigrams(word)) if pair not in seen]
-    assert unseen and all(row[1] == "0.0000" and row[2] == "-inf" for row in unseen)
+    assert re.search(r"mean NLL per token: count inf\)", result.stdout)
+    unseen = [row for row, pair in zip(score_rows(result.stdout, ["count"]), word_bigrams(word)) if pair not in seen]
+    assert unseen and all(row["count p"] == "0.0000" and row["count log p"] == "-inf" for row in unseen)
 
 
 def test_score_names_a_character_outside_the_vocabulary(project):
@@ -203,7 +242,7 @@ def test_sampling_into_a_pipe_that_closes_stops_quietly(project):
 
 def test_cli_sample_with_the_pipelines_seed_gives_the_pipelines_samples(project):
     seed = str(yaml.safe_load((project.path / "params.yaml").read_text())["sample"]["seed"])
-    for model in ("count", "nn"):
+    for model in yaml.safe_load((project.path / "params.yaml").read_text())["models"]:
         result = makemore(project, "sample", "--model", model, "--num", "1000", "--seed", seed)
         assert result.stdout == (project.path / f"data/samples/{model}.txt").read_text()
     assert makemore(project, "sample", "--seed", "1").stdout != makemore(project, "sample", "--seed", "2").stdout
@@ -223,7 +262,7 @@ def greedy_word(probs: torch.Tensor, max_len: int = 50) -> list[int]:
 def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(project):
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     labels = [vocab["boundary"], *vocab["chars"]]
-    probs = torch.load(project.path / "data/models/count.pt", weights_only=True)["probs"]
+    probs = probability_table(project, "count")
     greedy = "".join(labels[i] for i in greedy_word(probs))
     assert makemore(project, "sample", "--temperature", "0.001", "--num", "5").stdout == f"{greedy}\n" * 5
 
@@ -237,7 +276,6 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "gpt"], "argument --model: invalid choice: 'gpt'"),
         (["--num", "0"], "argument --num: must be at least 1, not 0"),
         (["--temperature", "0"], "argument --temperature: must be a positive number, not 0"),
         (["--top-k", "-2"], "argument --top-k: must be at least 1, not -2"),
@@ -254,7 +292,7 @@ def test_bad_sample_options_are_named(tmp_path, args, message):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for command, options in (("score", ["WORD"]), ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"])):
+    for command, options in (("score", ["WORD", "--model"]), ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"]), ("models", ["val NLL"])):
         result = call(lambda: cli.main([command, "--help"]), tmp_path)
         assert all(option in result.stdout for option in options)
 
@@ -264,30 +302,36 @@ def test_every_subcommand_has_help(tmp_path):
 
 def test_sampling_params_rerun_only_the_sample_stages(project):
     project.set_params(sample__top_k=1)
-    assert set(project.repro()) == {"sample@count", "sample@nn"}
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    assert set(project.repro()) == {f"sample@{name}" for name in models}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     for model in ("count", "nn"):
-        probs = torch.load(project.path / f"data/models/{model}.pt", weights_only=True)["probs"]
+        probs = probability_table(project, model)
         greedy = "".join(vocab["chars"][i - 1] for i in greedy_word(probs))
         assert set(words_of(project, f"data/samples/{model}.txt")) == {greedy}  # top_k 1 is greedy
 
 
 def test_every_plot_is_declared_and_its_data_is_right(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    tuned = {f"tuning/sweeps/{param.removeprefix('models.')}.csv" for param in DEFAULT_SWEEPS}
     assert set(shown) == {
         "metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png",
-        "metrics/train/loss.csv", "metrics/sample/count_lengths.csv", "metrics/sample/nn_lengths.csv",
-        "tuning/smoothing.csv", "tuning/reg.csv",
+        *(f"metrics/train/{name}.csv" for name in models), *(f"metrics/sample/{name}_lengths.csv" for name in models), *tuned,
     }  # fmt: skip
     for path in ("metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"):
         assert (project.path / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     train = words_of(project, "data/prepared/train.txt")
-    loss = pd.read_csv(project.path / "metrics/train/loss.csv")
-    params = yaml.safe_load((project.path / "params.yaml").read_text())
-    assert loss["step"].tolist() == list(range(params["train"]["steps"] + 1))
-    assert loss["count_optimum"].unique() == pytest.approx([mle_train_nll(train)], abs=1e-6)
-    assert (loss["train"] > loss["count_optimum"]).all()  # nothing beats maximum likelihood on its own data
+    size = vocab_size(project)
+    loss = pd.read_csv(project.path / "metrics/train/nn.csv")
+    assert loss["step"].tolist() == list(range(models["nn"]["steps"] + 1))
+    assert loss["optimum"].unique() == pytest.approx([mle_train_nll(train)], abs=1e-6)
+    assert (loss["train"] > loss["optimum"]).all()  # nothing beats maximum likelihood on its own data
+    counted = pd.read_csv(project.path / "metrics/train/trigram.csv")  # counting is one step
+    assert counted["step"].tolist() == [0]
+    assert counted["optimum"][0] == pytest.approx(additive_nll(train, train, 3, 0, size), abs=1e-6)
+    assert counted["train"][0] == pytest.approx(additive_nll(train, train, 3, models["trigram"]["k"], size), abs=1e-6)
 
     for model in ("count", "nn"):
         lengths = pd.read_csv(project.path / f"metrics/sample/{model}_lengths.csv").set_index("length")

@@ -26,10 +26,12 @@ if sys.argv and sys.argv[0].endswith("stages/train.py"):
     os.fdopen = lambda fd, mode="r", *a, **k: _HalfThenDie(_fdopen(fd, mode, *a, **k)) if "w" in mode else _fdopen(fd, mode, *a, **k)
 """
 
-COUNT_BRANCH = {  # the files a change of count.smoothing may change
-    "data/models/count.pt", "metrics/evaluate/count.json",
-    "data/samples/count.txt", "metrics/sample/count.json", "metrics/sample/count_lengths.csv",
-}  # fmt: skip
+def branch(name: str) -> set[str]:
+    """The files that a change of the model `name` may change."""
+    return {
+        f"data/models/{name}.pt", f"metrics/train/{name}.json", f"metrics/train/{name}.csv", f"metrics/evaluate/{name}.json",
+        f"data/samples/{name}.txt", f"metrics/sample/{name}.json", f"metrics/sample/{name}_lengths.csv",
+    }  # fmt: skip
 
 
 def metrics_shown(project):
@@ -45,85 +47,108 @@ def split_words(project, split):
 def test_full_run_writes_every_output_and_honest_metrics(project):
     assert "Data and pipelines are up to date" in project.dvc("status").stdout
     shown = metrics_shown(project)
-    for model in ("count", "nn"):
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    for model in params["models"]:
         metrics = shown[f"metrics/evaluate/{model}.json"]
         for split in ("train", "val", "test"):
             words = split_words(project, split)
-            # every word of n characters has n + 1 bigrams
-            assert metrics[split]["bigrams"] == sum(len(w) + 1 for w in words)
+            # every word of n characters has n + 1 predicted tokens, its characters and its end
+            assert metrics[split]["tokens"] == sum(len(w) + 1 for w in words)
             assert 1.5 < metrics[split]["nll"] < math.log(27)
             assert metrics[split]["perplexity"] == round(math.exp(metrics[split]["nll"]), 4)
         samples = (project.path / f"data/samples/{model}.txt").read_text().split("\n")[:-1]
-        params = yaml.safe_load((project.path / "params.yaml").read_text())
         assert len(samples) == params["sample"]["num"]
-    # the count model is fitted on train: it must do better there than on held-out words
-    count = shown["metrics/evaluate/count.json"]
-    assert count["train"]["nll"] < count["val"]["nll"]
+        # a model is fitted on train: it must do better there than on held-out words
+        assert metrics["train"]["nll"] < metrics["val"]["nll"]
     assert sorted(sum((split_words(project, s) for s in ("train", "val", "test")), [])) == sorted(
         (project.path / "data/names.txt").read_text().split()
     )
     assert (project.path / "metrics/count_grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_smoothing_reruns_only_the_count_branch_and_setting_it_back_uses_the_run_cache(project):
+def test_the_ladder_climbs_and_the_lectures_models_keep_their_numbers(project):
+    val = {path.split("/")[-1][:-5]: data["val"]["nll"] for path, data in metrics_shown(project).items() if path.startswith("metrics/evaluate/")}
+    test = metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["test"]["nll"]
+    assert val["kneser_ney"] < min(val["trigram"], val["trigram_nn"]) and max(val["trigram"], val["trigram_nn"]) < min(val["count"], val["nn"])
+    assert test <= 2.005
+    train = metrics_shown(project)["metrics/evaluate/count.json"]["train"]["nll"]
+    assert round(train, 5) == 2.45430  # the lecture's count model on the default data, as it was before the ladder
+
+
+def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_run_cache(project):
     before = project.outputs()
-    project.set_params(count__smoothing=0.5)
-    assert set(project.repro()) == {"count", "evaluate@count", "sample@count"}
+    project.set_params(models__count__k=0.5)
+    assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
     assert {"data/models/count.pt", "metrics/evaluate/count.json"} <= changed
-    assert changed <= COUNT_BRANCH
+    assert changed <= branch("count")
 
-    project.set_params(count__smoothing=1)
+    project.set_params(models__count__k=1)
     assert project.repro() == []
-    assert "Stage 'count' is cached" in project.last.stdout
+    assert "Stage 'train@count' is cached" in project.last.stdout
     assert project.outputs() == before
 
 
-def test_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_setting_it_back_uses_the_run_cache(project, tmp_path):
+def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_else(project):
     before = project.outputs()
-    project.set_params(train__lr=10)
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    params["models"]["fourgram"] = {"family": "ngram", "order": 4, "smoothing": "kneser_ney", "discounts": None}
+    (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(project.repro()) == {"train@fourgram", "evaluate@fourgram", "sample@fourgram"}
+    assert set(project.outputs()) - set(before) == branch("fourgram")
+    assert all(project.outputs()[path] == digest for path, digest in before.items())
+    fourgram = metrics_shown(project)["metrics/evaluate/fourgram.json"]["val"]["nll"]
+    assert metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["val"]["nll"] < fourgram < metrics_shown(project)["metrics/evaluate/trigram.json"]["val"]["nll"]
+
+    del params["models"]["fourgram"]
+    (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert project.repro() == []
+    assert "Data and pipelines are up to date" in project.dvc("status").stdout
+
+
+def test_the_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_setting_it_back_uses_the_run_cache(project, tmp_path):
+    before = project.outputs()
+    project.set_params(models__nn__lr=10)
 
     # the train stage killed half-way through its first write leaves no half-written file under its name
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook/sitecustomize.py").write_text(KILL_MID_WRITE)
     killed = subprocess.run(["dvc", "repro"], cwd=project.path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path / "hook")})
-    assert killed.returncode != 0 and "Running stage 'train'" in killed.stdout
+    assert killed.returncode != 0 and "Running stage 'train@nn'" in killed.stdout
     models = project.path / "data/models"
     assert not (models / "nn.pt").exists()
     assert [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")], "the half-written temporary file"
 
     # and a plain repro recovers: exactly the nn branch runs, the stale temporary file is gone
-    assert set(project.repro()) == {"train", "plot_nn", "evaluate@nn", "sample@nn"}
+    assert set(project.repro()) == {"train@nn", "plot_nn", "evaluate@nn", "sample@nn"}
     assert not [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")]
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
-    assert {"data/models/nn.pt", "metrics/evaluate/nn.json", "metrics/train/loss.csv"} <= changed
-    assert not changed & COUNT_BRANCH
+    assert {"data/models/nn.pt", "metrics/evaluate/nn.json", "metrics/train/nn.csv"} <= changed
+    assert changed <= branch("nn") | {"metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"}
 
-    project.set_params(train__lr=50)
+    project.set_params(models__nn__lr=50)
     assert project.repro() == []
     assert project.outputs() == before
 
 
 def test_a_bad_param_fails_in_one_line_and_loses_nothing(project):
     before = project.outputs()
-    project.set_params(count__smoothing=-1)
+    project.set_params(models__count__k=-1)
     project.repro(check=False)
     assert project.last.returncode != 0
     errors = [line for line in project.last.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: params.yaml: count.smoothing = -1 is invalid: input should be greater than or equal to 0"]
+    assert errors == ["error: params.yaml: models.count.k = -1 is invalid: input should be greater than or equal to 0"]
 
-    project.set_params(count__smoothing=1)
+    project.set_params(models__count__k=1)
     assert project.repro() == []
     assert project.outputs() == before
 
 
 def test_a_misspelt_key_reruns_its_stage_and_is_refused(project):
-    params = yaml.safe_load((project.path / "params.yaml").read_text())
-    params["count"]["smothing"] = 0.5
-    (project.path / "params.yaml").write_text(yaml.safe_dump(params))
+    project.set_params(models__count__kk=0.5)
     project.repro(check=False)
     assert project.last.returncode != 0
-    assert "error: params.yaml: unknown key 'count.smothing' (did you mean 'smoothing'?)" in project.last.stderr
+    assert "error: params.yaml: unknown key 'models.count.kk' (did you mean 'k'?)" in project.last.stderr
 
 
 def test_committed_metrics_and_lock_are_what_the_default_data_reproduces(project):

@@ -5,10 +5,12 @@ import os
 import shutil
 
 import pytest
+import yaml
 from playwright.sync_api import sync_playwright
 
 from helpers import call
 from makemore import plots_page
+from makemore.tune import DEFAULT_SWEEPS
 
 CHROMIUM = shutil.which("chromium")
 
@@ -51,6 +53,8 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
         drawn = {path: div.evaluate(DRAWN) for path, div in divs.items()}
         browser.close()
 
-    assert len(declared) == 8 and drawn == {path: True for path in declared}
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    assert len(declared) == 3 + 2 * len(models) + len(DEFAULT_SWEEPS)  # grids, fits and lengths of each model, sweeps
+    assert drawn == {path: True for path in declared}
     assert errors == []
     assert [url for url in requests if not url.startswith("file:")] == []  # no CDN, no network at all

@@ -6,17 +6,22 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makemore.bigram import Vocabulary, bigrams, count_bigrams, count_model, nll
+from makemore.contexts import Positions
+from makemore.evaluate import score
+from makemore.models.ngram import MAX_ORDER, NGram, NGramConfig
+from makemore.vocab import Vocabulary
 
 # Any code point but surrogates (not encodable), "\n" (it ends a line) and whitespace (stripped from lines).
 characters = st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"))
 word_lists = st.lists(st.text(characters, min_size=1, max_size=12), min_size=1, max_size=30)
-smoothings = st.floats(min_value=0, max_value=1e3, allow_nan=False)
+ks = st.floats(min_value=0, max_value=1e3, allow_nan=False)
+orders = st.integers(min_value=1, max_value=MAX_ORDER)
 
 
-def counts_of(words: list[str]) -> tuple[Vocabulary, torch.Tensor]:
+def fitted(words: list[str], **config) -> tuple[NGram, Positions]:
     vocab = Vocabulary.from_words(words)
-    return vocab, count_bigrams(*bigrams(vocab.encode(words)), vocab.size)
+    positions = Positions.of(vocab, words)
+    return NGram.fit(NGramConfig(family="ngram", **config), vocab, positions, positions).model, positions
 
 
 @settings(max_examples=200, deadline=None)
@@ -29,21 +34,25 @@ def test_encode_then_decode_gives_back_every_word(words):
     assert [vocab.decode(ids[a + 1 : b]) for a, b in zip(boundaries, boundaries[1:])] == words
 
 
-@settings(max_examples=200, deadline=None)
-@given(word_lists, smoothings)
-def test_every_row_is_a_distribution_and_nll_is_not_negative(words, smoothing):
-    _, counts = counts_of(words)
-    probs = count_model(counts, smoothing)
-    assert torch.allclose(probs.double().sum(1), torch.ones(len(probs), dtype=torch.float64), atol=1e-5)
+@settings(max_examples=100, deadline=None)
+@given(word_lists, orders, ks, st.booleans())
+def test_every_distribution_sums_to_1_and_nll_is_not_negative(words, order, k, kneser_ney):
+    config = {"order": order, "smoothing": "kneser_ney"} if kneser_ney else {"order": order, "smoothing": "additive", "k": k}
+    model, positions = fitted(words, **config)
+    contexts = positions.contexts(order - 1, torch.arange(len(positions)))
+    random = torch.randint(0, model.vocab.size, (20, order - 1), generator=torch.Generator().manual_seed(0))
+    probs = model.log_probs(torch.cat([contexts, random])).exp()
+    assert torch.allclose(probs.sum(1), torch.ones(len(probs), dtype=torch.float64), atol=1e-9)
     assert (probs >= 0).all()
-    assert nll(probs, counts) >= 0
+    assert score(model, positions)["nll"] >= 0
 
 
-@settings(max_examples=200, deadline=None)
-@given(word_lists, st.lists(smoothings.filter(lambda s: s > 0), min_size=1, max_size=5))
-def test_smoothing_0_has_the_lowest_train_nll(words, others):
-    _, counts = counts_of(words)
-    best = nll(count_model(counts, 0), counts)
-    assert math.isfinite(best)  # every train bigram was counted, so none has probability 0
-    for smoothing in others:
-        assert nll(count_model(counts, smoothing), counts) >= best - 1e-9
+@settings(max_examples=100, deadline=None)
+@given(word_lists, orders, st.lists(ks.filter(lambda k: k > 0), min_size=1, max_size=5))
+def test_k_0_has_the_lowest_train_nll(words, order, others):
+    maximum_likelihood, positions = fitted(words, order=order, smoothing="additive", k=0)
+    best = score(maximum_likelihood, positions)["nll"]
+    assert math.isfinite(best)  # every train n-gram was counted, so none has probability 0
+    for k in others:
+        model, _ = fitted(words, order=order, smoothing="additive", k=k)
+        assert score(model, positions)["nll"] >= best - 1e-9

@@ -1,0 +1,64 @@
+"""The one interface every model family implements, and what every family's config has."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from makemore.contexts import Positions
+from makemore.vocab import Vocabulary
+
+
+class FamilyConfig(BaseModel):
+    """A family's params, one instance's section of `models:` in params.yaml (its `family` key included)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+@dataclass
+class Training:
+    model: "Model"
+    curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
+    summary: dict[str, object] = field(default_factory=dict)  # what a family reports of its fit (metrics/train/NAME.json)
+
+
+class Model(ABC):
+    """A character-level language model: the log-probabilities of the next token after any context.
+
+    A family subclasses it with its `Config`, and knows how to fit from the train split, how to turn
+    into tensors and back (nothing pickled), and how to predict. Everything else (evaluation,
+    sampling, the CLI, tuning, the figures) only uses `context_length` and `log_probs`.
+    """
+
+    Config: type[FamilyConfig]
+
+    def __init__(self, config: FamilyConfig, vocab: Vocabulary):
+        self.config = config
+        self.vocab = vocab
+
+    @property
+    @abstractmethod
+    def context_length(self) -> int:
+        """How many tokens before a position the model reads."""
+
+    @classmethod
+    @abstractmethod
+    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
+        """Fit on the train positions; `val` may only be watched (a curve), never fitted.
+
+        A MakemoreError it raises starts with the param to blame, `key = value`: the stage names the model before it.
+        """
+
+    @abstractmethod
+    def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
+        """(B, context_length) tokens, oldest first and padded with the boundary -> (B, V) next-token log-probabilities."""
+
+    @abstractmethod
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Everything the model needs to predict, as named tensors."""
+
+    @classmethod
+    @abstractmethod
+    def from_tensors(cls, config: FamilyConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "Model":
+        """The model `tensors()` came from; a ValueError if they cannot be it."""

@@ -1,0 +1,81 @@
+"""Sampling words from any model, and what the samples are like: how many are new, how long they are."""
+
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+import torch
+
+from makemore.models.base import Model
+from makemore.vocab import BOUNDARY
+
+BATCH_WORDS = 1000  # words drawn side by side; a fixed number, so the first words of a seed are the same for any num
+
+
+def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+    """Unnormalised next-token weights: `probs` sharpened (temperature < 1) or flattened (> 1), then cut to the
+    top k of each row (and any tied with the k-th: smoothed counts have many equal entries).
+
+    p ** (1 / T) is softmax(logits / T) up to normalisation. Dividing each row by its maximum first
+    keeps the most likely token at weight 1, so a temperature near 0 picks it instead of underflowing
+    every weight to 0. At T = 1 the weights are `probs` itself.
+    """
+    weights = probs if temperature == 1 else (probs / probs.max(dim=1, keepdim=True).values) ** (1 / temperature)
+    if top_k is not None and top_k < probs.shape[1]:
+        kth = weights.topk(top_k, dim=1).values[:, -1:]
+        weights = torch.where(weights < kth, 0.0, weights)
+    return weights
+
+
+def generate(
+    model: Model,
+    num: int,
+    seed: int,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> Iterator[list[int]]:
+    """`num` index sequences, each drawn token by token from the boundary until it is drawn again, at most
+    `max_len` long. The same seed gives the same words.
+
+    BATCH_WORDS words grow side by side, one `log_probs` call per position; they are yielded one by one
+    as each batch ends, so a reader can print them as they come.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    for start in range(0, num, BATCH_WORDS):
+        contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
+        lengths = torch.full((BATCH_WORDS,), max_len)
+        for position in range(max_len):
+            window = contexts[:, position : position + model.context_length]
+            probs = model.log_probs(window).double().exp()
+            tokens = torch.multinomial(sampling_weights(probs, temperature, top_k), 1, generator=generator).squeeze(1)
+            ended = (tokens == BOUNDARY) & (lengths == max_len)
+            lengths[ended] = position
+            contexts[:, model.context_length + position] = tokens
+            if (lengths < max_len).all():
+                break
+        for row, length in zip(contexts[: num - start].tolist(), lengths.tolist()):
+            yield row[model.context_length : model.context_length + length]
+
+
+def length_distribution(samples: Sequence[str], train: Sequence[str]) -> pd.DataFrame:
+    """Share of the sampled words and of the train words at each length, one row per length."""
+    shares = pd.DataFrame(
+        {
+            "sampled": pd.Series(map(len, samples)).value_counts(normalize=True),
+            "train": pd.Series(map(len, train)).value_counts(normalize=True),
+        }
+    )
+    shares = shares.reindex(range(shares.index.max() + 1), fill_value=0.0).fillna(0.0).round(6)
+    return shares.rename_axis("length").reset_index()
+
+
+def novelty(samples: Sequence[str], train: set[str], heldout: set[str]) -> dict[str, float]:
+    """Share of samples seen in train, seen only in val/test, or new; and their mean length."""
+    in_train = sum(word in train for word in samples)
+    in_heldout = sum(word not in train and word in heldout for word in samples)
+    return {
+        "in_train": round(in_train / len(samples), 6),
+        "in_val_or_test": round(in_heldout / len(samples), 6),
+        "new": round((len(samples) - in_train - in_heldout) / len(samples), 6),
+        "mean_length": round(sum(map(len, samples)) / len(samples), 6),
+    }

@@ -1,0 +1,132 @@
+"""The vocabulary, the encoding of words, the split, and the contexts of each predicted position."""
+
+import pytest
+import torch
+
+from helpers import default_words
+from makemore import MakemoreError
+from makemore.bigram import count_bigrams, row_normalised
+from makemore.contexts import ContextIndex, Positions
+from makemore.vocab import Vocabulary, split_words
+
+
+def bigrams(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return ids[:-1], ids[1:]
+
+
+@pytest.fixture(scope="module")
+def names() -> list[str]:
+    return default_words()
+
+
+def test_vocabulary_puts_the_boundary_at_zero_then_sorted_characters():
+    vocab = Vocabulary.from_words(["emma", "ava", "zoe"])
+    assert vocab.labels == [".", "a", "e", "m", "o", "v", "z"]
+    assert vocab.size == 7
+
+
+def test_emma_gives_the_five_lecture_bigrams():
+    vocab = Vocabulary.from_words(["emma"])  # . a e m
+    xs, ys = bigrams(vocab.encode(["emma"]))
+    pairs = ["".join(vocab.labels[i] for i in pair) for pair in zip(xs.tolist(), ys.tolist())]
+    assert pairs == [".e", "em", "mm", "ma", "a."]
+
+
+def test_encoding_several_words_gives_exactly_each_words_bigrams():
+    words = ["emma", "ava", "x", "olivia"]
+    vocab = Vocabulary.from_words(words)
+    xs, ys = bigrams(vocab.encode(words))
+    expected = []
+    for word in words:
+        chars = [".", *word, "."]
+        expected += [a + b for a, b in zip(chars, chars[1:])]
+    assert ["".join(vocab.labels[i] for i in p) for p in zip(xs.tolist(), ys.tolist())] == expected
+
+
+def test_a_boundary_character_in_the_data_cannot_collide_with_the_boundary_token():
+    words = ["st.john", "a.b"]
+    vocab = Vocabulary.from_words(words)
+    assert "." in vocab.chars and vocab.boundary not in vocab.chars
+    ids = vocab.encode(words)
+    dot = vocab.chars.index(".") + 1
+    assert (ids == 0).sum().item() == len(words) + 1  # one boundary between and around the words
+    assert (ids == dot).sum().item() == 2
+    assert vocab.decode(ids[1:8].tolist()) == "st.john"
+
+
+def test_encode_decode_round_trips_any_unicode():
+    words = ["zoë", "josé", "björk", "ナオミ", "😀x", "a b"]
+    vocab = Vocabulary.from_words(words)
+    ids = vocab.encode(words)
+    decoded = "".join(vocab.labels[i] if i else "\n" for i in ids.tolist()).strip("\n").split("\n")
+    assert decoded == words
+
+
+def test_a_character_outside_the_vocabulary_is_named():
+    with pytest.raises(MakemoreError, match="'q' is not in the vocabulary"):
+        Vocabulary.from_words(["abc"]).encode(["aqb"])
+
+
+def test_counts_equal_a_python_loop_over_the_real_names(names):
+    words = names[:3000]
+    vocab = Vocabulary.from_words(words)
+    counts = count_bigrams(vocab, words)
+    stoi = {c: i for i, c in enumerate(vocab.labels)}
+    expected = torch.zeros((vocab.size, vocab.size), dtype=torch.int64)
+    for word in words:
+        chars = [".", *word, "."]
+        for a, b in zip(chars, chars[1:]):
+            expected[stoi[a], stoi[b]] += 1
+    assert torch.equal(counts, expected)
+    probs = row_normalised(counts)
+    assert torch.allclose(probs[stoi["e"]], expected[stoi["e"]] / expected[stoi["e"]].sum())
+
+
+def test_split_is_a_seeded_partition_with_the_requested_sizes(names):
+    fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
+    splits = split_words(names, fractions, seed=1)
+    assert sorted(sum(splits.values(), [])) == sorted(names)
+    assert [len(s) for s in splits.values()] == [23928, 2991, 2991]
+    assert split_words(names, fractions, seed=1) == splits
+    assert split_words(names, fractions, seed=2)["val"] != splits["val"]
+
+
+def test_a_split_left_empty_names_the_param():
+    with pytest.raises(MakemoreError, match=r"split.val = 0.1 leaves the val split empty with 5 words"):
+        split_words(["a", "b", "c", "d", "e"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
+
+
+def test_chunked_encoding_and_counting_equal_one_pass(names, monkeypatch):
+    words = names[:1000]
+    vocab = Vocabulary.from_words(words)
+    whole = vocab.encode(words)
+    counts = count_bigrams(vocab, words)
+    monkeypatch.setattr("makemore.vocab.CHUNK_WORDS", 7)  # 143 chunks, the last one short
+    monkeypatch.setattr("makemore.bigram.CHUNK_BIGRAMS", 10)
+    chunked = vocab.encode(words, torch.uint8)
+    assert chunked.dtype == torch.uint8 and torch.equal(chunked.long(), whole)
+    assert torch.equal(count_bigrams(vocab, words), counts)
+    assert vocab.encode([]).tolist() == [0]
+
+
+def test_contexts_are_padded_with_the_boundary_before_each_word():
+    vocab = Vocabulary.from_words(["emma", "ava"])
+    positions = Positions.of(vocab, ["emma", "ava"])
+    contexts = positions.contexts(3, torch.arange(len(positions)))
+    shown = ["".join(vocab.labels[i] for i in row) + ">" + vocab.labels[t] for row, t in zip(contexts.tolist(), positions.targets.tolist())]
+    assert shown == ["...>e", "..e>m", ".em>m", "emm>a", "mma>.", "...>a", "..a>v", ".av>a", "ava>."]
+    assert positions.contexts(0, torch.arange(2)).shape == (2, 0)
+
+
+def test_the_context_index_finds_every_seen_context_and_only_those(names):
+    vocab = Vocabulary.from_words(names)
+    train, other = Positions.of(vocab, names[:2000]), Positions.of(vocab, names[2000:3000])
+    for length in (1, 3, 5):
+        index, ids = ContextIndex.build(train, length, vocab.size)
+        seen = {tuple(row) for row in train.contexts(length, torch.arange(len(train))).tolist()}
+        assert len(index.keys[-1]) == len(seen)
+        rows = other.contexts(length, torch.arange(len(other)))
+        found = index.lookup(rows)[-1]
+        assert [(i >= 0) for i in found.tolist()] == [tuple(row) in seen for row in rows.tolist()]
+        # the ids of the train positions are what the lookup of their own contexts gives
+        assert torch.equal(index.lookup(train.contexts(length, torch.arange(len(train))))[-1], ids[-1])
