@@ -6,7 +6,7 @@ makemore pads with `.`: the contexts of two tokens in `emma` are `..`, `.e`, `em
 every model, whatever its context length, predicts the same tokens and its NLL per token is comparable.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -18,23 +18,29 @@ from makemore.vocab import BOUNDARY, Vocabulary
 class Positions:
     """Every predicted position of some words: the token there and how far it is into its word."""
 
-    stream: torch.Tensor  # the encoded words, `.w1.w2. ... .wn.` (int64)
+    stream: torch.Tensor  # the encoded words, `.w1.w2. ... .wn.` (int32: half the memory of int64 for millions of words)
     targets: torch.Tensor  # stream[1:]: the token predicted at each position
     offsets: torch.Tensor  # each position's index in its word: 0 for the first character, len(word) for the end
 
     @classmethod
     def of(cls, vocab: Vocabulary, words: Sequence[str]) -> "Positions":
-        stream = vocab.encode(words)
-        index = torch.arange(len(stream))
-        last_boundary = torch.where(stream == BOUNDARY, index, 0).cummax(dim=0).values
-        return cls(stream, stream[1:], (index[1:] - last_boundary[:-1] - 1).int())
+        stream = vocab.encode(words, torch.int32)
+        # offsets count up by 1 and fall back to 0 at each word's first position: a cumulative sum of steps of
+        # 1, where each start's step takes back the length of the word before (int32 throughout: no int64 copy)
+        starts = (stream[:-1] == BOUNDARY).nonzero().squeeze(1)
+        steps = torch.ones(len(stream) - 1, dtype=torch.int32)
+        steps[starts] = -(starts - torch.cat([starts[:1], starts[:-1]]) - 1).int()
+        steps[0] = 0
+        return cls(stream, stream[1:], steps.cumsum(0, dtype=torch.int32))
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def token_back(self, distance: int, at: torch.Tensor | None = None) -> torch.Tensor:
         """The token `distance` places before each position (or those `at`): the boundary once that is before its word."""
-        at = torch.arange(len(self)) if at is None else at
+        if at is None:  # every position: a shifted view of the stream, no gather
+            tokens = torch.cat([torch.full((distance - 1,), BOUNDARY, dtype=self.stream.dtype), self.stream[: len(self.stream) - distance]])
+            return torch.where(self.offsets >= distance, tokens[: len(self)], BOUNDARY)
         tokens = self.stream[(at + 1 - distance).clamp(min=0)]
         return torch.where(self.offsets[at] >= distance, tokens, BOUNDARY)
 
@@ -42,6 +48,28 @@ class Positions:
         """The last `length` tokens before the positions `at`, oldest first: the rows a model's `log_probs` takes."""
         columns = [self.token_back(distance, at) for distance in range(length, 0, -1)]
         return torch.stack(columns, dim=1) if columns else torch.zeros(len(at), 0, dtype=torch.long)
+
+
+def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What torch.unique(keys, return_inverse=True, return_counts=True) gives for keys in [0, bound):
+    the distinct keys sorted, each key's index among them (int32 when it fits), and their counts.
+
+    By counting when the range is no larger than the keys: O(n) instead of a sort, the slow part of
+    fitting a model on millions of words.
+    """
+    if bound <= max(len(keys), 1 << 16):
+        counts = torch.bincount(keys, minlength=bound)
+        present = counts > 0
+        ranks = present.cumsum(0, dtype=torch.int32 if bound < 2**31 else torch.int64) - 1
+        return present.nonzero().squeeze(1), ranks[keys], counts[present]
+    return torch.unique(keys, return_inverse=True, return_counts=True)
+
+
+def combined(ids: torch.Tensor, vocab_size: int, tokens: torch.Tensor, contexts: int) -> torch.Tensor:
+    """ids * V + tokens, for ids below `contexts`: in int32 when that holds every value, else in int64."""
+    if contexts * vocab_size >= 2**31:
+        ids = ids.long()
+    return (ids * vocab_size).add_(tokens)
 
 
 class ContextIndex:
@@ -60,15 +88,24 @@ class ContextIndex:
     def length(self) -> int:
         return len(self.keys)
 
-    @classmethod
-    def build(cls, positions: Positions, length: int, vocab_size: int) -> tuple["ContextIndex", list[torch.Tensor]]:
-        """The index of every context in `positions`, and each position's context id at every length 0..length."""
-        ids = [torch.zeros(len(positions), dtype=torch.long)]
-        keys = []
+    @staticmethod
+    def levels(positions: Positions, length: int, vocab_size: int) -> Iterator[tuple[torch.Tensor | None, torch.Tensor]]:
+        """For L = 0..length: the sorted keys of the contexts of length L in `positions` (None for the empty
+        one), and each position's context id at that length. One level at a time: only one is held."""
+        ids, contexts = torch.zeros(len(positions), dtype=torch.int32), 1
+        yield None, ids
         for distance in range(1, length + 1):
-            level_keys, level_ids = torch.unique(ids[-1] * vocab_size + positions.token_back(distance), return_inverse=True)
-            keys.append(level_keys)
-            ids.append(level_ids)
+            keys, ids, _ = numbered(combined(ids, vocab_size, positions.token_back(distance), contexts), contexts * vocab_size)
+            contexts = len(keys)
+            yield keys, ids
+
+    @classmethod
+    def build(cls, positions: Positions, length: int, vocab_size: int) -> tuple["ContextIndex", torch.Tensor]:
+        """The index of every context in `positions`, and each position's id of its context of `length` tokens."""
+        keys = []
+        for level_keys, ids in cls.levels(positions, length, vocab_size):
+            if level_keys is not None:
+                keys.append(level_keys)
         return cls(keys, vocab_size), ids
 
     def lookup(self, contexts: torch.Tensor) -> list[torch.Tensor]:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from makemore.contexts import ContextIndex, Positions
+from makemore.contexts import ContextIndex, Positions, combined, numbered
 
 if TYPE_CHECKING:  # makemore.models imports this module: the n-gram family measures its fit with it
     from makemore.models.base import Model
@@ -16,22 +16,21 @@ CHUNK_ENTRIES = 1 << 22  # (contexts x V) log-probabilities held at once
 def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, int]:
     """The sum of log p(token | context) over every position, and how many positions have p = 0.
 
-    Each distinct context is given to the model once, in chunks, and each distinct (context, token) pair
-    weighed by its count: the same sum as position by position, at the cost of the distinct contexts.
+    Each distinct (context, token) pair is given to the model once, in chunks, and weighed by its count:
+    the same sum as position by position, at the cost of the distinct pairs.
     """
     size = model.vocab.size
-    _, ids = ContextIndex.build(positions, model.context_length, size)
-    context_ids = ids[-1]
-    pairs, pair_counts = torch.unique(context_ids * size + positions.targets, return_counts=True)
-    first = torch.full((int(context_ids.max()) + 1,), len(positions)).scatter_reduce(0, context_ids, torch.arange(len(positions)), "amin")
+    index, context_ids = ContextIndex.build(positions, model.context_length, size)
+    contexts = len(index.keys[-1]) if index.keys else 1
+    pairs, _, pair_counts = numbered(combined(context_ids, size, positions.targets, contexts), contexts * size)
+    first = torch.full((contexts,), len(positions)).scatter_reduce(0, context_ids.long(), torch.arange(len(positions)), "amin")
     chunk = max(CHUNK_ENTRIES // size, 1)
     total, zeros = 0.0, 0
-    for start in range(0, len(first), chunk):
-        log_probs = model.log_probs(positions.contexts(model.context_length, first[start : start + chunk])).double()
-        lo, hi = torch.searchsorted(pairs, torch.tensor([start * size, (start + chunk) * size]))
-        log_p = log_probs[pairs[lo:hi] // size - start, pairs[lo:hi] % size]
-        total += (pair_counts[lo:hi] * log_p).sum().item()
-        zeros += int(pair_counts[lo:hi][log_p == -math.inf].sum())
+    for start in range(0, len(pairs), chunk):
+        codes, counts = pairs[start : start + chunk], pair_counts[start : start + chunk]
+        log_p = model.log_probs_of(positions.contexts(model.context_length, first[codes // size]), codes % size).double()
+        total += (counts * log_p).sum().item()
+        zeros += int(counts[log_p == -math.inf].sum())
     return total, zeros
 
 

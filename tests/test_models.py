@@ -104,6 +104,9 @@ def test_kneser_ney_equals_a_plain_python_implementation_on_a_toy_corpus(order, 
     expected = torch.tensor([[reference.prob(tuple(labels[i] for i in row), token) for token in labels] for row in contexts.tolist()], dtype=torch.float64)
     torch.testing.assert_close(probs, expected, rtol=1e-9, atol=1e-12)
     assert torch.allclose(probs.sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-12)
+    # the probabilities of given tokens (evaluation's path) are those entries, computed without the whole rows
+    rows, tokens = torch.arange(len(contexts)).repeat_interleave(vocab.size), torch.arange(vocab.size).repeat(len(contexts))
+    torch.testing.assert_close(model.log_probs_of(contexts[rows], tokens).exp(), expected[rows, tokens], rtol=1e-9, atol=1e-12)
 
 
 def test_every_distribution_of_a_kneser_ney_model_sums_to_1_seen_or_not(splits):

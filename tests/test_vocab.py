@@ -6,7 +6,7 @@ import torch
 from helpers import default_words
 from makemore import MakemoreError
 from makemore.bigram import count_bigrams, row_normalised
-from makemore.contexts import ContextIndex, Positions
+from makemore.contexts import ContextIndex, Positions, numbered
 from makemore.vocab import Vocabulary, split_words
 
 
@@ -96,6 +96,13 @@ def test_a_split_left_empty_names_the_param():
         split_words(["a", "b", "c", "d", "e"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
 
 
+@pytest.mark.parametrize("bound", [10, 1000, 10**9])
+def test_numbered_is_torch_unique_whichever_way_it_counts(bound):
+    keys = torch.randint(0, min(bound, 5000), (3000,), generator=torch.Generator().manual_seed(bound))
+    for got, expected in zip(numbered(keys, bound), torch.unique(keys, return_inverse=True, return_counts=True)):
+        assert torch.equal(got, expected)
+
+
 def test_chunked_encoding_and_counting_equal_one_pass(names, monkeypatch):
     words = names[:1000]
     vocab = Vocabulary.from_words(words)
@@ -129,4 +136,4 @@ def test_the_context_index_finds_every_seen_context_and_only_those(names):
         found = index.lookup(rows)[-1]
         assert [(i >= 0) for i in found.tolist()] == [tuple(row) in seen for row in rows.tolist()]
         # the ids of the train positions are what the lookup of their own contexts gives
-        assert torch.equal(index.lookup(train.contexts(length, torch.arange(len(train))))[-1], ids[-1])
+        assert torch.equal(index.lookup(train.contexts(length, torch.arange(len(train))))[-1], ids)

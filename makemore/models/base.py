@@ -54,6 +54,11 @@ class Model(ABC):
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         """(B, context_length) tokens, oldest first and padded with the boundary -> (B, V) next-token log-probabilities."""
 
+    def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, context_length) contexts and (B,) tokens -> log p(token | context): the entries of `log_probs` that
+        the tokens pick. A family may override it to compute them without the whole distributions."""
+        return self.log_probs(contexts).gather(1, tokens.long().unsqueeze(1)).squeeze(1)
+
     @abstractmethod
     def tensors(self) -> dict[str, torch.Tensor]:
         """Everything the model needs to predict, as named tensors."""

@@ -25,7 +25,7 @@ import torch
 from pydantic import Field, StrictInt, model_validator
 
 from makemore import MakemoreError
-from makemore.contexts import ContextIndex, Positions
+from makemore.contexts import ContextIndex, Positions, combined, numbered
 from makemore.evaluate import total_log_likelihood
 from makemore.models.base import FamilyConfig, Model, Training
 from makemore.vocab import Vocabulary
@@ -69,27 +69,55 @@ class NGram(Model):
     @classmethod
     def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
         size = vocab.size
-        index, context_ids = ContextIndex.build(train, config.order - 1, size)
-        ngrams, counts = [], []
-        for ids in context_ids:
-            level_ngrams, level_counts = torch.unique(ids * size + train.targets, return_counts=True)
+        keys, ngrams, counts = [], [], []
+        for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):
+            if level_keys is not None:
+                keys.append(level_keys)
+            contexts = len(keys[-1]) if keys else 1
+            level_ngrams, _, level_counts = numbered(combined(ids, size, train.targets, contexts), contexts * size)
             ngrams.append(level_ngrams)
             counts.append(level_counts)
+        index = ContextIndex(keys, size)
         if config.smoothing == "additive":
             top = len(ngrams) - 1
-            levels = {top: additive(ngrams[top], counts[top], len(index.keys[top - 1]) if top else 1, size, config.k)}
+            levels = {top: additive(ngrams[top], counts[top], len(keys[-1]) if keys else 1, size, config.k)}
             summary = {}
         else:
             levels, discounts = kneser_ney(index, ngrams, counts, size, config.discounts)
             summary = {"discounts": discounts}
         model = cls(config, vocab, index, levels)
         summary = {"ngrams_stored": sum(len(level["ngrams"]) for level in levels.values()), **summary}
-        # counting is a single step: the curve is one point, with the maximum-likelihood model's train NLL as the optimum
+        # Counting is a single step: the curve is one point, with the maximum-likelihood model's train NLL as the
+        # optimum. The train NLL is summed over the distinct train n-grams, each seen, not over every position.
         top_counts = counts[-1].double()
         context_totals = torch.bincount(ngrams[-1] // size, weights=top_counts)[ngrams[-1] // size]
-        optimum = (-(top_counts * (top_counts / context_totals).log()).sum() / len(train)).item()
-        nlls = {name: -total_log_likelihood(model, positions)[0] / len(positions) for name, positions in (("train", train), ("val", val))}
-        return Training(model, curve=[{"step": 0, **nlls, "optimum": optimum}], summary=summary)
+        optimum = -(top_counts * (top_counts / context_totals).log()).sum().item() / len(train)
+        train_nll = -(top_counts * model.seen_ngram_log_probs(ngrams[-1])).sum().item() / len(train)
+        val_nll = -total_log_likelihood(model, val)[0] / len(val)
+        return Training(model, curve=[{"step": 0, "train": train_nll, "val": val_nll, "optimum": optimum}], summary=summary)
+
+    def seen_ngram_log_probs(self, ngrams: torch.Tensor) -> torch.Tensor:
+        """log p(w | h) of n-grams of the top order whose context training saw, given as context id * V + w."""
+        size = self.vocab.size
+        ids = [ngrams // size]  # each context's id at every length, from the top down: its suffix is its key // V
+        for keys in reversed(self.index.keys):
+            ids.insert(0, keys[ids[0]] // size)
+        return self.log_probs_at(ids, ngrams % size)
+
+    def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self.log_probs_at(self.index.lookup(contexts), tokens.long())
+
+    def log_probs_at(self, ids: list[torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+        """log p(token | context) from the context's id at every length (-1: never seen), level by level."""
+        size = self.vocab.size
+        probs = torch.full((len(tokens),), 1.0 / size, dtype=torch.float64)
+        for length, level in sorted(self.levels.items()):
+            rows = ids[length].clamp(min=0)
+            codes = rows * size + tokens
+            found = torch.searchsorted(level["ngrams"], codes).clamp(max=len(level["ngrams"]) - 1)
+            weights = torch.where(level["ngrams"][found] == codes, level["weights"][found], 0.0)
+            probs = torch.where(ids[length] >= 0, weights + level["backoffs"][rows] * probs, probs)
+        return probs.log()
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         size = self.vocab.size

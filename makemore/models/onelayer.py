@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt
 
 from makemore import MakemoreError
-from makemore.contexts import ContextIndex, Positions
+from makemore.contexts import ContextIndex, Positions, combined
 from makemore.models.base import FamilyConfig, Model, Training
 from makemore.models.ngram import MAX_ORDER
 from makemore.params import Seed
@@ -67,7 +67,7 @@ class OneLayer(Model):
         contexts = len(index.keys[-1]) if index.keys else 1
         if contexts * size > MAX_WEIGHTS:
             raise MakemoreError(f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, more than {MAX_WEIGHTS:,} weights")
-        train_counts = pair_counts(train_ids[-1], train.targets, contexts, size)
+        train_counts = pair_counts(train_ids, train.targets, contexts, size)
         val_ids = index.lookup(val.contexts(config.order - 1, torch.arange(len(val))))[-1]
         seen = val_ids >= 0
         val_counts = pair_counts(val_ids[seen], val.targets[seen], contexts, size)
@@ -105,7 +105,7 @@ class OneLayer(Model):
 
 def pair_counts(context_ids: torch.Tensor, targets: torch.Tensor, contexts: int, size: int) -> torch.Tensor:
     """N[c, t]: how many times token t follows context c."""
-    return torch.bincount(context_ids * size + targets, minlength=contexts * size).view(contexts, size).float()
+    return torch.bincount(combined(context_ids, size, targets, contexts), minlength=contexts * size).view(contexts, size).float()
 
 
 def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
