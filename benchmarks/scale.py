@@ -2,7 +2,7 @@
 
     python benchmarks/scale.py [--sizes 100000 1000000 5000000]      (what `make bench-scale` runs)
 
-The corpus is sampled from the count model of the default names (smoothing 1, a seeded generator),
+The corpus is sampled from the count model of the default names (k 1, a seeded generator),
 so it has their alphabet and length distribution; smaller sizes are its first lines. Each stage runs
 as the pipeline runs it, a separate process, and is measured by wall time and peak resident memory
 (VmHWM of that process). Prints a table; asserts nothing.

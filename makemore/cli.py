@@ -40,8 +40,7 @@ def score_table(word: str, vocab: Vocabulary, models: dict[str, Model]) -> pd.Da
     labels = vocab.labels
     table = pd.DataFrame({"token": [labels[token] for token in positions.targets.tolist()]})
     for name, model in models.items():
-        log_probs = model.log_probs(positions.contexts(model.context_length, torch.arange(len(positions)))).double()
-        log_p = log_probs[torch.arange(len(positions)), positions.targets]
+        log_p = model.log_probs_of(positions.contexts(model.context_length, torch.arange(len(positions))), positions.targets).double()
         table[f"{name} p"] = log_p.exp().numpy()
         table[f"{name} log p"] = log_p.numpy()  # -inf: a token the model rules out
     return table
@@ -65,6 +64,8 @@ def score(args: argparse.Namespace) -> None:
 
 def sample_words(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
+    if args.model is None and "count" not in load_params().models:
+        raise MakemoreError("params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)")
     (name,) = model_names(args.model or "count")
     model = load_model(f"data/models/{name}.pt", vocab)
     for ids in generate(model, args.num, args.seed, args.max_len, args.temperature, args.top_k):
@@ -76,7 +77,10 @@ def list_models(args: argparse.Namespace) -> None:
     rows = []
     for name, params in load_params().models.items():
         metrics = Path(f"metrics/evaluate/{name}.json")
-        val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
+        try:
+            val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
+        except (ValueError, KeyError, TypeError):
+            raise MakemoreError(f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`") from None
         settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
         rows.append({"model": name, "family": params.get("family"), "params": settings, "val NLL": val})
     table = pd.DataFrame(rows)
@@ -106,13 +110,6 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def non_negative(text: str) -> float:
-    value = float(text)
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
     return value
 
 

@@ -52,7 +52,7 @@ class Positions:
 
 def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What torch.unique(keys, return_inverse=True, return_counts=True) gives for keys in [0, bound):
-    the distinct keys sorted, each key's index among them (int32 when it fits), and their counts.
+    the distinct keys sorted (int64), each key's index among them (int32 when it fits), and their counts.
 
     By counting when the range is no larger than the keys: O(n) instead of a sort, the slow part of
     fitting a model on millions of words.
@@ -62,7 +62,8 @@ def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor
         present = counts > 0
         ranks = present.cumsum(0, dtype=torch.int32 if bound < 2**31 else torch.int64) - 1
         return present.nonzero().squeeze(1), ranks[keys], counts[present]
-    return torch.unique(keys, return_inverse=True, return_counts=True)
+    distinct, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    return distinct.long(), inverse, counts  # int64 keys either way: a model file's types do not depend on the data's size
 
 
 def combined(ids: torch.Tensor, vocab_size: int, tokens: torch.Tensor, contexts: int) -> torch.Tensor:
@@ -85,8 +86,25 @@ class ContextIndex:
         self.vocab_size = vocab_size
 
     @property
-    def length(self) -> int:
-        return len(self.keys)
+    def count(self) -> int:
+        """How many contexts of the longest length training saw (1, the empty one, for length 0)."""
+        return len(self.keys[-1]) if self.keys else 1
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"contexts.{length}": keys for length, keys in enumerate(self.keys, start=1)}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], length: int, vocab_size: int) -> "ContextIndex":
+        """The index that `tensors()` saved, checked: sorted int64 keys, each below (contexts of the level below) * V."""
+        keys = [tensors[f"contexts.{level}"] for level in range(1, length + 1)]
+        below = 1
+        for level_keys in keys:
+            if level_keys.dtype != torch.int64 or level_keys.dim() != 1 or not len(level_keys):
+                raise ValueError("context keys must be a non-empty 1-D int64 tensor")
+            if (level_keys.diff() <= 0).any() or level_keys[0] < 0 or level_keys[-1] >= below * vocab_size:
+                raise ValueError("context keys must be sorted, distinct and below (contexts of the level below) * V")
+            below = len(level_keys)
+        return cls(keys, vocab_size)
 
     @staticmethod
     def levels(positions: Positions, length: int, vocab_size: int) -> Iterator[tuple[torch.Tensor | None, torch.Tensor]]:

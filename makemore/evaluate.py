@@ -21,7 +21,7 @@ def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, i
     """
     size = model.vocab.size
     index, context_ids = ContextIndex.build(positions, model.context_length, size)
-    contexts = len(index.keys[-1]) if index.keys else 1
+    contexts = index.count
     pairs, _, pair_counts = numbered(combined(context_ids, size, positions.targets, contexts), contexts * size)
     first = torch.full((contexts,), len(positions)).scatter_reduce(0, context_ids.long(), torch.arange(len(positions)), "amin")
     chunk = max(CHUNK_ENTRIES // size, 1)

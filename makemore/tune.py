@@ -74,7 +74,10 @@ def checked_sweeps(sweeps: list[list[str]]) -> dict[str, list[object]]:
             raise MakemoreError(f"--sweep {param}: models.{name} has no param {key!r}")
         if not texts:
             raise MakemoreError(f"--sweep {param}: give at least one value")
-        values = [yaml.safe_load(text) for text in texts]
+        try:
+            values = [yaml.safe_load(text) for text in texts]
+        except yaml.YAMLError as e:
+            raise MakemoreError(f"--sweep {param}: a value is not valid YAML ({getattr(e, 'problem', e)})") from None
         for value in values:  # a bad value fails here, in one line, rather than in its experiment
             validated(family.Config, {**models[name], key: value}, f"--sweep {param}", loc=("models", name))
         checked[param] = values

@@ -248,7 +248,9 @@ def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir
     )
 
 
-@pytest.mark.parametrize("damage", ["no-config", "unknown-family", "bad-config", "missing-tensor", "wrong-shape", "nan", "rows-sum-to-2", "not-a-dict"])
+@pytest.mark.parametrize(
+    "damage", ["no-config", "unknown-family", "bad-config", "missing-tensor", "short-tensor", "unsorted-keys", "wrong-shape", "nan", "rows-sum-to-2", "not-a-dict"]
+)
 def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir, damage):
     build(workdir, "prepare", "train@count", "train@nn")
     archive = torch.load(workdir / "data/models/count.pt", weights_only=True)
@@ -262,6 +264,10 @@ def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir,
         archive["config"] = json.dumps(config | {"order": 0})
     elif damage == "missing-tensor":
         del archive["weights.1"]
+    elif damage == "short-tensor":  # evaluation would index past its end
+        archive["backoffs.1"] = archive["backoffs.1"][:-1]
+    elif damage == "unsorted-keys":  # lookups would silently find the wrong contexts
+        archive["contexts.1"] = archive["contexts.1"].flip(0)
     elif damage == "wrong-shape":
         archive = net | {"W": net["W"][:, :3]}
     elif damage == "nan":

@@ -29,17 +29,13 @@ def splits() -> tuple[Vocabulary, dict[str, list[str]]]:
     return Vocabulary.from_words(words), split_words(words, {s: split[s] for s in ("train", "val", "test")}, split["seed"])
 
 
-def positions_of(vocab: Vocabulary, words: list[str]) -> Positions:
-    return Positions.of(vocab, words)
-
-
 def all_contexts(positions: Positions, length: int) -> torch.Tensor:
     return positions.contexts(length, torch.arange(len(positions)))
 
 
 def fit(config, vocab, train, val=None):
     family = FAMILIES[config.family]
-    return family.fit(config, vocab, positions_of(vocab, train), positions_of(vocab, val or train))
+    return family.fit(config, vocab, Positions.of(vocab, train), Positions.of(vocab, val or train))
 
 
 def probs_of(model, contexts: torch.Tensor) -> torch.Tensor:
@@ -62,7 +58,7 @@ def test_every_family_fits_round_trips_evaluates_and_samples_through_the_interfa
     save_model(tmp_path / "model.pt", training.model)
     loaded = load_model(tmp_path / "model.pt", vocab)
 
-    val_positions = positions_of(vocab, val)
+    val_positions = Positions.of(vocab, val)
     contexts = all_contexts(val_positions, loaded.context_length)
     log_probs = loaded.log_probs(contexts)
     assert torch.equal(log_probs, training.model.log_probs(contexts))
@@ -83,7 +79,7 @@ def test_the_trigram_count_model_with_k_chosen_on_val_equals_python_counters(spl
     model = fit(NGramConfig.model_validate(params), vocab, split["train"]).model
     for name in ("train", "val", "test"):
         expected = additive_nll(split["train"], split[name], 3, params["k"], vocab.size)
-        assert score(model, positions_of(vocab, split[name]))["nll"] == pytest.approx(expected, abs=1e-4), name
+        assert score(model, Positions.of(vocab, split[name]))["nll"] == pytest.approx(expected, abs=1e-4), name
     # params.yaml's k is the val choice among make tune's default values, by the same counters
     val_nlls = {k: additive_nll(split["train"], split["val"], 3, k, vocab.size) for k in DEFAULT_SWEEPS["models.trigram.k"]}
     assert params["k"] == min(val_nlls, key=val_nlls.get)
@@ -96,7 +92,7 @@ def test_kneser_ney_equals_a_plain_python_implementation_on_a_toy_corpus(order, 
     model = fit(NGramConfig(family="ngram", order=order, smoothing="kneser_ney", discounts=discounts), vocab, TOY).model
     reference = KneserNey(TOY, order, [B, *vocab.chars], discounts=discounts)
     # every context seen in training, and some never seen, against every token
-    seen = all_contexts(positions_of(vocab, TOY), order - 1)
+    seen = all_contexts(Positions.of(vocab, TOY), order - 1)
     random = torch.randint(0, vocab.size, (300, order - 1), generator=torch.Generator().manual_seed(order))
     contexts = torch.cat([seen, random]).unique(dim=0) if order > 1 else seen[:1]
     probs = probs_of(model, contexts)
@@ -112,7 +108,7 @@ def test_kneser_ney_equals_a_plain_python_implementation_on_a_toy_corpus(order, 
 def test_every_distribution_of_a_kneser_ney_model_sums_to_1_seen_or_not(splits):
     vocab, split = splits
     model = fit(NGramConfig(family="ngram", order=5, smoothing="kneser_ney"), vocab, split["train"][:3000]).model
-    seen = all_contexts(positions_of(vocab, split["train"][:3000]), 4).unique(dim=0)
+    seen = all_contexts(Positions.of(vocab, split["train"][:3000]), 4).unique(dim=0)
     random = torch.randint(0, vocab.size, (2000, 4), generator=torch.Generator().manual_seed(0))
     probs = probs_of(model, torch.cat([seen, random]))
     assert (probs > 0).all()
@@ -122,7 +118,7 @@ def test_every_distribution_of_a_kneser_ney_model_sums_to_1_seen_or_not(splits):
 def test_the_default_kneser_ney_model_reaches_its_target_and_its_order_is_the_val_choice(splits):
     vocab, split = splits
     params = DEFAULT_PARAMS["models"]["kneser_ney"]
-    positions = {name: positions_of(vocab, words) for name, words in split.items()}
+    positions = {name: Positions.of(vocab, words) for name, words in split.items()}
     val_nlls = {}
     for order in DEFAULT_SWEEPS["models.kneser_ney.order"]:
         config = NGramConfig.model_validate(params | {"order": order})
@@ -140,7 +136,7 @@ def test_an_ngram_model_stores_the_ngrams_that_occur_not_v_to_the_order():
     words = ["".join(chars[i] for i in torch.randint(0, 3000, (int(n),), generator=generator).tolist()) for n in torch.randint(3, 12, (600,), generator=generator)]
     vocab = Vocabulary.from_words(words)
     training = fit(NGramConfig(family="ngram", order=8, smoothing="kneser_ney"), vocab, words)
-    positions = positions_of(vocab, words)
+    positions = Positions.of(vocab, words)
     assert training.summary["ngrams_stored"] <= 8 * len(positions)
     probs = probs_of(training.model, all_contexts(positions, 7)[:50])
     assert torch.allclose(probs.sum(1), torch.ones(50, dtype=torch.float64), atol=1e-9)
@@ -151,7 +147,7 @@ def test_the_onelayer_loss_over_distinct_contexts_equals_the_lectures_per_exampl
     vocab = Vocabulary.from_words(words)
     training = fit(OneLayerConfig(family="onelayer", order=3, lr=1, steps=1, reg=0, seed=0), vocab, words)
     model = training.model
-    positions = positions_of(vocab, words)
+    positions = Positions.of(vocab, words)
     W = torch.randn(model.W.shape, generator=torch.Generator().manual_seed(1), requires_grad=True)
 
     # the lecture's formulation: one one-hot row per position, over the seen contexts
@@ -175,7 +171,7 @@ def test_gradient_descent_without_reg_arrives_at_the_count_model():
     assert training.curve[0]["train"] > optimum + 1  # it started far away
     assert training.curve[-1]["optimum"] == pytest.approx(optimum, abs=1e-6)
     assert 0 <= training.curve[-1]["train"] - optimum < 0.01  # nothing beats maximum likelihood on its own data
-    assert score(training.model, positions_of(vocab, names))["nll"] == pytest.approx(training.curve[-1]["train"], abs=1e-5)
+    assert score(training.model, Positions.of(vocab, names))["nll"] == pytest.approx(training.curve[-1]["train"], abs=1e-5)
 
 
 def test_the_training_curve_records_train_and_val_nll_and_reg_costs_train_nll():
@@ -187,7 +183,7 @@ def test_the_training_curve_records_train_and_val_nll_and_reg_costs_train_nll():
     assert [row["step"] for row in plain.curve] == list(range(31))
     assert plain.curve[-1]["train"] < plain.curve[0]["train"]
     last = plain.curve[-1]
-    assert (last["train"], last["val"]) == pytest.approx((score(plain.model, positions_of(vocab, train))["nll"], score(plain.model, positions_of(vocab, val))["nll"]), abs=1e-5)
+    assert (last["train"], last["val"]) == pytest.approx((score(plain.model, Positions.of(vocab, train))["nll"], score(plain.model, Positions.of(vocab, val))["nll"]), abs=1e-5)
     assert regular.model.W.pow(2).mean() < plain.model.W.pow(2).mean()
     assert regular.curve[-1]["train"] > plain.curve[-1]["train"]
 
@@ -196,7 +192,7 @@ def test_a_context_the_net_never_saw_gets_the_uniform_distribution():
     vocab = Vocabulary.from_words(TOY)
     model = fit(OneLayerConfig(family="onelayer", order=3, lr=10, steps=5, reg=0, seed=0), vocab, TOY).model
     pairs = torch.cartesian_prod(torch.arange(vocab.size), torch.arange(vocab.size))
-    seen = {tuple(row) for row in all_contexts(positions_of(vocab, TOY), 2).tolist()}
+    seen = {tuple(row) for row in all_contexts(Positions.of(vocab, TOY), 2).tolist()}
     never = torch.tensor([row for row in pairs.tolist() if tuple(row) not in seen])
     assert 0 < len(never) < len(pairs)
     assert (model.index.lookup(never)[-1] == -1).all()

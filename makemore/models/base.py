@@ -28,7 +28,7 @@ class Model(ABC):
 
     A family subclasses it with its `Config`, and knows how to fit from the train split, how to turn
     into tensors and back (nothing pickled), and how to predict. Everything else (evaluation,
-    sampling, the CLI, tuning, the figures) only uses `context_length` and `log_probs`.
+    sampling, the CLI, tuning, the figures) only uses `context_length`, `log_probs` and `log_probs_of`.
     """
 
     Config: type[FamilyConfig]

@@ -80,7 +80,7 @@ class NGram(Model):
         index = ContextIndex(keys, size)
         if config.smoothing == "additive":
             top = len(ngrams) - 1
-            levels = {top: additive(ngrams[top], counts[top], len(keys[-1]) if keys else 1, size, config.k)}
+            levels = {top: additive(ngrams[top], counts[top], index.count, size, config.k)}
             summary = {}
         else:
             levels, discounts = kneser_ney(index, ngrams, counts, size, config.discounts)
@@ -135,17 +135,26 @@ class NGram(Model):
         return probs.log_()
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {f"contexts.{length}": keys for length, keys in enumerate(self.index.keys, start=1)}
+        tensors = self.index.tensors()
         for length, level in self.levels.items():
             tensors |= {f"{name}.{length}": values for name, values in level.items()}
         return tensors
 
     @classmethod
     def from_tensors(cls, config: NGramConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "NGram":
-        keys = [tensors[f"contexts.{length}"] for length in range(1, config.order)]
+        index = ContextIndex.from_tensors(tensors, config.order - 1, vocab.size)
         used = [config.order - 1] if config.smoothing == "additive" else range(config.order)
         levels = {length: {name: tensors[f"{name}.{length}"] for name in ("ngrams", "weights", "backoffs")} for length in used}
-        return cls(config, vocab, ContextIndex(keys, vocab.size), levels)
+        for length, level in levels.items():
+            contexts = len(index.keys[length - 1]) if length else 1
+            ngrams, weights, backoffs = level["ngrams"], level["weights"], level["backoffs"]
+            if ngrams.dtype != torch.int64 or ngrams.dim() != 1 or not len(ngrams) or (ngrams.diff() <= 0).any():
+                raise ValueError("n-grams must be a non-empty, sorted, distinct 1-D int64 tensor")
+            if ngrams[0] < 0 or ngrams[-1] >= contexts * vocab.size or weights.shape != ngrams.shape or backoffs.shape != (contexts,):
+                raise ValueError("n-grams, weights and backoffs do not fit the contexts")
+            if weights.dtype != torch.float64 or backoffs.dtype != torch.float64:
+                raise ValueError("weights and backoffs must be float64")
+        return cls(config, vocab, index, levels)
 
 
 def additive(ngrams: torch.Tensor, counts: torch.Tensor, contexts: int, size: int, k: float) -> dict[str, torch.Tensor]:

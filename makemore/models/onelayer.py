@@ -50,21 +50,21 @@ class OneLayer(Model):
         return logits.log_softmax(dim=1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"W": self.W} | {f"contexts.{length}": keys for length, keys in enumerate(self.index.keys, start=1)}
+        return {"W": self.W} | self.index.tensors()
 
     @classmethod
     def from_tensors(cls, config: OneLayerConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "OneLayer":
-        keys = [tensors[f"contexts.{length}"] for length in range(1, config.order)]
+        index = ContextIndex.from_tensors(tensors, config.order - 1, vocab.size)
         W = tensors["W"]
-        if W.dim() != 2 or W.shape != (len(keys[-1]) if keys else 1, vocab.size) or not torch.isfinite(W).all():
-            raise ValueError("W is not a finite (contexts x V) matrix")
-        return cls(config, vocab, ContextIndex(keys, vocab.size), W)
+        if W.dtype != torch.float32 or W.shape != (index.count, vocab.size) or not torch.isfinite(W).all():
+            raise ValueError("W is not a finite (contexts x V) float32 matrix")
+        return cls(config, vocab, index, W)
 
     @classmethod
     def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
-        contexts = len(index.keys[-1]) if index.keys else 1
+        contexts = index.count
         if contexts * size > MAX_WEIGHTS:
             raise MakemoreError(f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, more than {MAX_WEIGHTS:,} weights")
         train_counts = pair_counts(train_ids, train.targets, contexts, size)
