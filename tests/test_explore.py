@@ -301,9 +301,10 @@ def test_every_subcommand_has_help(tmp_path):
 
 
 def test_sampling_params_rerun_only_the_sample_stages(project):
-    project.set_params(sample__top_k=1)
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    assert set(project.repro()) == {f"sample@{name}" for name in models}
+    project.set_params(models={name: models[name] for name in ("count", "nn")})  # fewer stages to run, same test
+    project.set_params(sample__top_k=1)
+    assert set(project.repro()) == {"sample@count", "sample@nn"}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     for model in ("count", "nn"):
         probs = probability_table(project, model)
