@@ -52,6 +52,8 @@ def score(args: argparse.Namespace) -> None:
     for word in args.words:
         if problem := control_character(word):  # a "\n" would otherwise split the word in two
             raise MakemoreError(f"cannot score {word!r}: {problem}")
+        if not word:  # the data has none: a blank line is no word
+            raise MakemoreError("cannot score '': a word has at least one character")
         try:
             table = score_table(word, vocab, models)
         except MakemoreError as e:

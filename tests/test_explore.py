@@ -213,6 +213,8 @@ def test_score_refuses_a_control_character_that_would_split_the_word(project):
     result = makemore(project, "score", "a\nb", check=False)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == ["error: cannot score 'a\\nb': control character U+000A at column 2"]
+    empty = makemore(project, "score", "", check=False)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (1, "", "error: cannot score '': a word has at least one character\n")
 
 
 def test_missing_artifacts_say_which_command_makes_them(project):
