@@ -127,14 +127,13 @@ class ContextIndex:
         return cls(keys, vocab_size), ids
 
     def lookup(self, contexts: torch.Tensor) -> list[torch.Tensor]:
-        """Each context's id at every length 0..self.length, -1 where training never saw it (nor so any longer one).
+        """Each context's id at every length 0..len(self.keys), -1 where training never saw it (nor so any longer one).
 
-        `contexts` holds at least `self.length` tokens per row, oldest first.
+        `contexts` holds at least len(self.keys) tokens per row, oldest first.
         """
         ids = [torch.zeros(len(contexts), dtype=torch.long)]
         for distance, level_keys in enumerate(self.keys, start=1):
             keys = ids[-1] * self.vocab_size + contexts[:, -distance]
-            found = torch.searchsorted(level_keys, keys).clamp(max=max(len(level_keys) - 1, 0))
-            seen = (ids[-1] >= 0) & (level_keys[found] == keys) if len(level_keys) else torch.zeros_like(keys, dtype=torch.bool)
-            ids.append(torch.where(seen, found, -1))
+            found = torch.searchsorted(level_keys, keys).clamp(max=len(level_keys) - 1)
+            ids.append(torch.where((ids[-1] >= 0) & (level_keys[found] == keys), found, -1))
         return ids

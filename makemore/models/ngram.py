@@ -121,18 +121,8 @@ class NGram(Model):
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         size = self.vocab.size
-        ids = self.index.lookup(contexts)
-        probs = torch.full((len(contexts), size), 1.0 / size, dtype=torch.float64)
-        for length, level in sorted(self.levels.items()):
-            seen = ids[length] >= 0
-            probs *= torch.where(seen, level["backoffs"][ids[length].clamp(min=0)], 1.0).unsqueeze(1)
-            rows, batch_rows = ids[length][seen], seen.nonzero().squeeze(1)
-            starts = torch.searchsorted(level["ngrams"], rows * size)
-            lengths = torch.searchsorted(level["ngrams"], (rows + 1) * size) - starts
-            # the n-grams of each seen context: a run of the sorted n-grams, from its start for its length
-            entries = torch.repeat_interleave(starts - torch.cumsum(lengths, 0) + lengths, lengths) + torch.arange(int(lengths.sum()))
-            probs.index_put_((torch.repeat_interleave(batch_rows, lengths), level["ngrams"][entries] % size), level["weights"][entries], accumulate=True)
-        return probs.log_()
+        ids = [level_ids.repeat_interleave(size) for level_ids in self.index.lookup(contexts)]  # every context, every token
+        return self.log_probs_at(ids, torch.arange(size).repeat(len(contexts))).view(len(contexts), size)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         tensors = self.index.tensors()
