@@ -88,18 +88,6 @@ def word_bigrams(word: str) -> list[tuple[str, str]]:
     return list(zip(chars, chars[1:]))
 
 
-def mle_train_nll(words: list[str]) -> float:
-    """The maximum-likelihood bigram NLL of `words`, straight from the definition with Python counters."""
-    pairs = Counter()
-    for word in words:
-        pairs.update(word_bigrams(word))
-    contexts = Counter()
-    for (a, _), n in pairs.items():
-        contexts[a] += n
-    total = sum(pairs.values())
-    return -sum(n * math.log(n / contexts[a]) for (a, _), n in pairs.items()) / total
-
-
 def additive_nll(train: list[str], words: list[str], order: int, k: float, size: int) -> float:
     """NLL of `words` under (c(h, w) + k) / (c(h) + kV) with counts of padded n-grams from `train`, by Python counters."""
     ngrams, contexts = Counter(), Counter()

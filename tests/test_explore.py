@@ -8,14 +8,13 @@ import json
 import math
 import re
 import subprocess
-from collections import Counter
 
 import pandas as pd
 import pytest
 import torch
 import yaml
 
-from helpers import BIN, Project, additive_nll, call, commit_all, mle_train_nll, word_bigrams
+from helpers import BIN, Project, additive_nll, call, commit_all, word_bigrams
 from makemore import cli, tune
 from makemore.artifacts import load_vocab
 from makemore.bigram import bigram_table
@@ -25,22 +24,6 @@ from makemore.tune import DEFAULT_SWEEPS
 
 def words_of(project: Project, path: str) -> list[str]:
     return (project.path / path).read_text(encoding="utf-8").split("\n")[:-1]
-
-
-def smoothed_nll(train: list[str], words: list[str], smoothing: float, size: int) -> float:
-    """NLL of `words` under (N[a, b] + s) / (N[a] + s V) with N counted from `train`, by Python counters."""
-    pairs, contexts = Counter(), Counter()
-    for word in train:
-        for a, b in word_bigrams(word):
-            pairs[a, b] += 1
-            contexts[a] += 1
-    total, n = 0.0, 0
-    for word in words:
-        for a, b in word_bigrams(word):
-            p = (pairs[a, b] + smoothing) / (contexts[a] + smoothing * size) if contexts[a] + smoothing else 1 / size
-            total += -math.log(p) if p > 0 else math.inf
-            n += 1
-    return total / n
 
 
 def makemore(project: Project, *args: str, check: bool = True, cwd=None):
@@ -92,7 +75,7 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
 
     train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
     size = vocab_size(project)
-    expected_val = {k: smoothed_nll(train, val, k, size) for k in ks}
+    expected_val = {k: additive_nll(train, val, 2, k, size) for k in ks}
     table = pd.read_csv(project.path / "tuning/sweeps/count.k.csv")
     assert table["value"].tolist() == ks
     for k, val_nll in zip(table["value"], table["val"]):  # each experiment really ran with its own value
@@ -101,7 +84,7 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     best = min(ks, key=expected_val.get)
     chosen = json.loads((project.path / "tuning/best.json").read_text())
     assert chosen["models.count.k"]["value"] == best and chosen["models.count.k"]["data.path"] == "data/mine.txt"
-    assert chosen["models.count.k"]["test_nll"] == pytest.approx(smoothed_nll(train, test, best, size), abs=1e-5)
+    assert chosen["models.count.k"]["test_nll"] == pytest.approx(additive_nll(train, test, 2, best, size), abs=1e-5)
     assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before  # not swept: kept
     assert f"best models.count.k = {best} on val" in tuned.stdout
     assert "| Experiment" in tuned.stdout and "tune-count-k-0.5" in tuned.stdout  # the dvc exp show table
@@ -329,7 +312,7 @@ def test_every_plot_is_declared_and_its_data_is_right(project):
     size = vocab_size(project)
     loss = pd.read_csv(project.path / "metrics/train/nn.csv")
     assert loss["step"].tolist() == list(range(models["nn"]["steps"] + 1))
-    assert loss["optimum"].unique() == pytest.approx([mle_train_nll(train)], abs=1e-6)
+    assert loss["optimum"].unique() == pytest.approx([additive_nll(train, train, 2, 0, size)], abs=1e-6)
     assert (loss["train"] > loss["optimum"]).all()  # nothing beats maximum likelihood on its own data
     counted = pd.read_csv(project.path / "metrics/train/trigram.csv")  # counting is one step
     assert counted["step"].tolist() == [0]
