@@ -25,6 +25,7 @@ tune: $(VENV)/.installed $(PLOTS_PAGE)
 # Benchmarks (not tests: they print figures and assert nothing).
 bench: $(VENV)/.installed
 	python benchmarks/bench.py
+	python benchmarks/race.py
 
 bench-scale: $(VENV)/.installed
 	python benchmarks/scale.py

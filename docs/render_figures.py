@@ -1,4 +1,4 @@
-"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/FOLDER-NAME.png.
+"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/NAME.png.
 
     python docs/render_figures.py      (run by `make figures`, after `make repro` and `make tune`)
 
@@ -21,7 +21,8 @@ def main() -> None:
     for path, renders in shown["data"].items():
         for render in renders:
             if render["type"] == "vega":
-                name = f"{Path(path).parent.name}-{Path(path).stem}"  # metrics/train/nn.csv -> train-nn
+                # metrics/train/nn/plots/metrics/val/nll.tsv -> train-nn-val, metrics/sample/nn_lengths.csv -> sample-nn_lengths
+                name = "-".join(part for part in Path(path).with_suffix("").parts[1:] if part not in ("plots", "metrics", "nll"))
                 (OUT / f"{name}.png").write_bytes(vl_convert.vegalite_to_png(render["content"], scale=1.5))
                 print(OUT / f"{name}.png")
 

@@ -1,12 +1,6 @@
 """Character-level language models, from the lecture's bigram up a ladder, built and evaluated by a DVC pipeline."""
 
-import os
 import sys
-
-# Idle OpenMP threads sleep instead of spinning. Set before torch loads OpenMP (every stage imports this package
-# first): two torch processes at once on 2 cores, as `dvc exp run --jobs 2` and the tests run them, otherwise
-# steal each other's cores, and a stage of small steps ran 8 times slower. The results are the same.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class MakemoreError(Exception):

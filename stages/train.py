@@ -1,10 +1,14 @@
-"""Fit one model of the ladder on the train split (val only watched), and write its fit summary and curve.
+"""Fit one model of the ladder on the train split (val only watched); log its curve and summary with DVCLive.
 
     python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
+import time
+
+from dvclive import Live
+
 from makemore import MakemoreError
-from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_csv, write_json
+from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config, save_model
 
@@ -14,14 +18,22 @@ def main() -> None:
     config = instance_config(name)
     vocab = load_vocab("data/prepared/vocab.json")
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
+    started = time.perf_counter()
     try:
         training = FAMILIES[config.family].fit(config, vocab, train, val)
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
+    seconds = time.perf_counter() - started
     save_model(f"data/models/{name}.pt", training.model)
-    write_json(f"metrics/train/{name}.json", training.summary)
-    rows = [[round(value, 6) for value in row.values()] for row in training.curve]  # as the metrics: stable in the last bits
-    write_csv(f"metrics/train/{name}.csv", list(training.curve[0]), rows)
+    with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:  # dvc.yaml declares its files
+        for row in training.curve:
+            live.step = row["step"]
+            for column, value in row.items():
+                if column != "step":
+                    live.log_metric(f"{column}/nll", round(value, 6))  # rounded as the metrics: stable in the last bits
+        live.summary |= training.summary
+    # the one output that differs from run to run: kept out of the model and metrics files that must not
+    write_json(f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]})
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-import makemore  # noqa: F401  (first: it makes torch's idle threads sleep, in this process and the stages it runs)
-from helpers import BIN, Project, commit_all, copy_project
+# Idle OpenMP threads sleep instead of spinning, in this process and every stage it runs: set before torch loads
+# OpenMP. Two workers, each with torch and the stages it starts, share 2 cores; spinning threads steal them, and a
+# stage of small steps ran 8 times slower. (A lone training run is faster with spinning: only the tests set it.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from helpers import BIN, Project, commit_all, copy_project, without_networks  # noqa: E402
 
 # The venv's `python` and `dvc` first on PATH, as `make test` has them, for the commands that tests run in
 # this process (makemore.tune calls `dvc`, and DVC runs the stages with `python`) and in subprocesses.
@@ -15,7 +19,8 @@ os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 
 @pytest.fixture(scope="session")
 def reproduced_template(tmp_path_factory, worker_id) -> Path:
-    """The project as committed (the default data), fully reproduced once with the real `dvc repro` and committed.
+    """The project as committed (the default data), fully reproduced once with the real `dvc repro` and committed;
+    its neural models trained for a few steps only (without_networks), where the committed ones take minutes.
 
     The one full run of the session, shared by every pytest-xdist worker: the first to get here builds it
     under a file lock, the others wait for it. Tests that change something work on a copy (`project`).
@@ -30,6 +35,7 @@ def reproduced_template(tmp_path_factory, worker_id) -> Path:
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
             project = copy_project(building, words=None)
+            without_networks(project.path)
             project.repro()
             commit_all(project, "reproduced")
             building.rename(path)

@@ -78,6 +78,21 @@ def set_params(folder: Path, **changes: object) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+NETWORK_FAMILIES = ("mlp", "rnn", "transformer")
+
+
+def network_models(folder: Path) -> set[str]:
+    return {name for name, model in yaml.safe_load((folder / "params.yaml").read_text())["models"].items() if model["family"] in NETWORK_FAMILIES}
+
+
+def without_networks(folder: Path) -> None:
+    """Drop the neural models from folder/params.yaml: their full training takes minutes (tests/test_networks.py
+    runs their stages on tiny instances)."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["models"] = {name: model for name, model in params["models"].items() if model["family"] not in NETWORK_FAMILIES}
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def default_words() -> list[str]:
     return (ROOT / "data" / "names.txt").read_text(encoding="utf-8").split()
 
@@ -126,10 +141,18 @@ class Project:
         set_params(self.path, **changes)
 
     def outputs(self) -> dict[str, str]:
-        """sha256 of every file the pipeline wrote, by path."""
+        """sha256 of every file the pipeline wrote, by path, but the training times (metrics/time), new on every run."""
         folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics")
         files = [p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"]  # DVC's, not written by a stage
+        files = [p for p in files if not p.is_relative_to(self.path / "metrics/time")]
         return {str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
+
+    def lock_without_times(self) -> dict:
+        """dvc.lock's stages without the hashes of the training times (metrics/time), new on every run."""
+        stages = yaml.safe_load((self.path / "dvc.lock").read_text())["stages"]
+        for entry in stages.values():
+            entry["outs"] = [out for out in entry.get("outs", []) if not out["path"].startswith("metrics/time/")]
+        return stages
 
     def git(self, *args: str) -> str:
         return run(["git", *args], self.path).stdout

@@ -179,7 +179,7 @@ def test_bad_params_name_the_key_and_value(workdir, key, value, message):
     [
         ("count", "k", -1, "models.count.k = -1 is invalid: input should be greater than or equal to 0"),
         ("count", "k", float("nan"), "models.count.k = nan is invalid: input should be a finite number"),
-        ("count", "family", "ngrams", "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer)"),
+        ("count", "family", "ngrams", "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer, mlp, rnn, transformer)"),
         ("count", "order", 0, "models.count.order = 0 is invalid: input should be greater than or equal to 1"),
         ("count", "order", 11, "models.count.order = 11 is invalid: input should be less than or equal to 10"),
         ("count", "smoothing", "good-turing", "models.count.smoothing = 'good-turing' is invalid: input should be 'additive' or 'kneser_ney'"),
@@ -230,7 +230,7 @@ def test_a_bad_param_stops_the_stage_that_uses_it_in_one_line(workdir):
     set_params(workdir, split__seed=42, models__count__k=-0.5)
     build(workdir, "prepare")  # a model's params are its train stage's business
     assert_fails_with(stage_in_process(workdir, "train", "count"), "params.yaml: models.count.k = -0.5 is invalid: input should be greater than or equal to 0")
-    assert_fails_with(stage_in_process(workdir, "train", "gpt"), "models.gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)")
+    assert_fails_with(stage_in_process(workdir, "train", "gpt"), "models.gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney, mlp, gru, transformer)")
     assert not (workdir / "data/models").exists()
 
 
@@ -374,5 +374,5 @@ def test_long_training_shows_progress_on_a_terminal(workdir):
     terminal.read_until(b"\0", timeout=1)
     final = [line for line in terminal.lines() if line.startswith("train: 10000/10000 steps")]
     assert final and "train NLL" in final[-1] and "elapsed" in final[-1] and "left]" in final[-1]
-    rows = (workdir / "metrics/train/nn.csv").read_text().splitlines()
-    assert rows[-1].startswith("10000,")
+    rows = (workdir / "metrics/train/nn/plots/metrics/train/nll.tsv").read_text().splitlines()
+    assert rows[-1].startswith("10000\t")

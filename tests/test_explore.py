@@ -297,27 +297,40 @@ def test_sampling_params_rerun_only_the_sample_stages(project):
         assert set(words_of(project, f"data/samples/{model}.txt")) == {greedy}  # top_k 1 is greedy
 
 
+def curve_columns(family: str) -> tuple[str, ...]:
+    return ("train", "val", "optimum") if family in ("ngram", "onelayer") else ("train", "val")
+
+
+def curve(project, name: str) -> pd.DataFrame:
+    """The model's DVCLive history (metrics/train/NAME/plots/metrics/COLUMN/nll.tsv), a column per file, by step."""
+    folder = project.path / f"metrics/train/{name}/plots/metrics"
+    return pd.DataFrame({tsv.parent.name: pd.read_csv(tsv, sep="\t").set_index("step")["nll"] for tsv in folder.glob("*/nll.tsv")})
+
+
 def test_every_plot_is_declared_and_its_data_is_right(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
     tuned = {f"tuning/sweeps/{param.removeprefix('models.')}.csv" for param in DEFAULT_SWEEPS}
     assert set(shown) == {
         "metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png",
-        *(f"metrics/train/{name}.csv" for name in models), *(f"metrics/sample/{name}_lengths.csv" for name in models), *tuned,
+        *(f"metrics/train/{name}/plots/metrics/{column}/nll.tsv" for name in models for column in curve_columns(models[name]["family"])),
+        *(f"metrics/sample/{name}_lengths.csv" for name in models), *tuned,
     }  # fmt: skip
     for path in ("metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"):
         assert (project.path / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     train = words_of(project, "data/prepared/train.txt")
     size = vocab_size(project)
-    loss = pd.read_csv(project.path / "metrics/train/nn.csv")
-    assert loss["step"].tolist() == list(range(models["nn"]["steps"] + 1))
+    loss = curve(project, "nn")
+    assert loss.index.tolist() == list(range(models["nn"]["steps"] + 1))
     assert loss["optimum"].unique() == pytest.approx([additive_nll(train, train, 2, 0, size)], abs=1e-6)
     assert (loss["train"] > loss["optimum"]).all()  # nothing beats maximum likelihood on its own data
-    counted = pd.read_csv(project.path / "metrics/train/trigram.csv")  # counting is one step
-    assert counted["step"].tolist() == [0]
+    counted = curve(project, "trigram")  # counting is one step
+    assert counted.index.tolist() == [0]
     assert counted["optimum"][0] == pytest.approx(additive_nll(train, train, 3, 0, size), abs=1e-6)
     assert counted["train"][0] == pytest.approx(additive_nll(train, train, 3, models["trigram"]["k"], size), abs=1e-6)
+    summary = json.loads((project.path / "metrics/train/nn/metrics.json").read_text())  # what `dvc exp show` shows
+    assert summary["step"] == models["nn"]["steps"] and summary["train"]["nll"] == loss["train"].iloc[-1]
 
     for model in ("count", "nn"):
         lengths = pd.read_csv(project.path / f"metrics/sample/{model}_lengths.csv").set_index("length")

@@ -12,14 +12,20 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import load_tensors, save_tensors
 from makemore.models.base import FamilyConfig, Model
+from makemore.models.mlp import MLP
 from makemore.models.ngram import NGram
 from makemore.models.onelayer import OneLayer
+from makemore.models.rnn import RNN
+from makemore.models.transformer import Transformer
 from makemore.params import PARAMS_FILE, load_params, validated
 from makemore.vocab import BOUNDARY, Vocabulary
 
 FAMILIES: dict[str, type[Model]] = {
     "ngram": NGram,
     "onelayer": OneLayer,
+    "mlp": MLP,
+    "rnn": RNN,
+    "transformer": Transformer,
 }
 
 

@@ -20,7 +20,8 @@ class FamilyConfig(BaseModel):
 class Training:
     model: "Model"
     curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
-    summary: dict[str, object] = field(default_factory=dict)  # what a family reports of its fit (metrics/train/NAME.json)
+    summary: dict[str, object] = field(default_factory=dict)  # what a family reports of its fit (metrics/train/NAME/metrics.json)
+    seconds: list[float] = field(default_factory=list)  # wall time of each curve row since the fit began (never in a file)
 
 
 class Model(ABC):

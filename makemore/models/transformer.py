@@ -1,0 +1,76 @@
+"""A small GPT-style decoder (the series' Transformer): causal self-attention and MLP blocks, pre-layernorm,
+over the whole word from its start boundary, as in nanoGPT's model.py."""
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, StrictInt, model_validator
+from torch import nn
+
+from makemore.models.network import Network, NetworkConfig
+
+
+class TransformerConfig(NetworkConfig):
+    family: Literal["transformer"]
+    layers: StrictInt = Field(ge=1, le=64)  # blocks
+    heads: StrictInt = Field(ge=1, le=64)  # attention heads per block
+    embedding: StrictInt = Field(ge=1, le=4096)  # width of the residual stream; a multiple of heads
+    dropout: float = Field(ge=0, lt=1)  # on attention weights and each block's output, in training
+
+    @model_validator(mode="after")
+    def heads_divide_embedding(self) -> "TransformerConfig":
+        if self.embedding % self.heads:
+            raise ValueError(f"embedding = {self.embedding} is not a multiple of heads = {self.heads}")
+        return self
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.heads, self.dropout = config.heads, config.dropout
+        self.qkv = nn.Linear(config.embedding, 3 * config.embedding)
+        self.proj = nn.Linear(config.embedding, config.embedding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Block(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(config.embedding), nn.LayerNorm(config.embedding)
+        self.attn = SelfAttention(config)
+        self.mlp = nn.Sequential(nn.Linear(config.embedding, 4 * config.embedding), nn.GELU(), nn.Linear(4 * config.embedding, config.embedding))
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x)))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class TransformerNet(nn.Module):
+    def __init__(self, config: TransformerConfig, vocab_size: int, context_length: int):
+        super().__init__()
+        self.context_length = context_length
+        self.wte = nn.Embedding(vocab_size, config.embedding)
+        self.wpe = nn.Embedding(context_length, config.embedding)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.Sequential(*(Block(config) for _ in range(config.layers)))
+        self.ln = nn.LayerNorm(config.embedding)
+        self.head = nn.Linear(config.embedding, vocab_size, bias=False)
+        with torch.no_grad():
+            self.head.weight.mul_(0.1)  # near-uniform first predictions; the rest keeps PyTorch's initialisation
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.drop(self.wte(tokens) + self.wpe(positions))
+        return self.head(self.ln(self.blocks(x)))
+
+
+class Transformer(Network):
+    Config = TransformerConfig
+    Net = TransformerNet

@@ -1,0 +1,146 @@
+"""The neural families (mlp, rnn, transformer), trained tiny by the shared loop, against direct computations."""
+
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from helpers import ROOT, default_words, set_params, stage_in_process
+from makemore.artifacts import write_text
+from makemore.contexts import Positions
+from makemore.evaluate import score, total_log_likelihood
+from makemore.models import FAMILIES, load_model, save_model
+from makemore.vocab import BOUNDARY, Vocabulary
+
+NETWORKS = ["mlp", "rnn", "transformer"]
+TINY = {
+    "mlp": {"family": "mlp", "context": 3, "embedding": 8, "hidden": 32, "layernorm": True},
+    "rnn": {"family": "rnn", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
+    "transformer": {"family": "transformer", "layers": 2, "heads": 2, "embedding": 16, "dropout": 0.1},
+}
+TRAINING = {"steps": 60, "batch_size": 32, "lr": 0.01, "warmup": 5, "min_lr": 0.001, "weight_decay": 0.01, "eval_every": 10, "seed": 3}
+
+
+def tiny(family: str, **changes):
+    return FAMILIES[family].Config.model_validate(TINY[family] | TRAINING | changes)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[Vocabulary, Positions, Positions]:
+    words = default_words()[:1500]
+    vocab = Vocabulary.from_words(words)
+    return vocab, Positions.of(vocab, words[:1200]), Positions.of(vocab, words[1200:])
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def trained(request, data):
+    vocab, train, val = data
+    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val)
+
+
+def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
+    vocab, _, _ = data
+    curve = trained.curve
+    assert curve[0]["val"] == pytest.approx(math.log(vocab.size), abs=0.1)  # part 3's initialisation: no confident guesses
+    assert curve[-1]["train"] < curve[0]["train"] - 0.4
+    assert min(row["val"] for row in curve) < curve[0]["val"] - 0.4
+    assert [row["step"] for row in curve] == list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
+
+
+def test_the_kept_model_is_the_checkpoint_with_the_best_val_nll(trained, data):
+    _, _, val = data
+    best = min(trained.curve, key=lambda row: row["val"])
+    assert trained.summary["best_step"] == best["step"]
+    assert score(trained.model, val)["nll"] == pytest.approx(best["val"], abs=1e-6)
+    assert trained.summary["parameters"] == sum(p.numel() for p in trained.model.net.parameters())
+
+
+def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
+    vocab, _, val = data
+    words = [word for word in default_words()[1200:1240] if len(word) < trained.model.context_length]
+    total = 0.0
+    for word in words:  # the net on one word at a time, no padding, no prefix sharing
+        tokens = torch.tensor([BOUNDARY, *vocab.encode([word])[1:-1].tolist()])
+        targets = torch.cat([tokens[1:], torch.tensor([BOUNDARY])])
+        total += trained.model.net(tokens[None]).log_softmax(-1)[0, torch.arange(len(tokens)), targets].double().sum().item()
+    positions = Positions.of(vocab, words)
+    assert total_log_likelihood(trained.model, positions)[0] == pytest.approx(total, rel=1e-6)
+    # the context-by-context path (sampling's) gives the same probabilities as the word-by-word one (evaluation's)
+    contexts = positions.contexts(trained.model.context_length, torch.arange(len(positions)))
+    by_context = trained.model.log_probs(contexts)[torch.arange(len(positions)), positions.targets.long()]
+    torch.testing.assert_close(by_context, trained.model.log_probs_of(contexts, positions.targets), atol=1e-5, rtol=0)
+
+
+def test_a_later_character_does_not_change_earlier_predictions(trained, data):
+    vocab, _, _ = data
+    net = trained.model.net
+    width = net.context_length
+    words = torch.randint(1, vocab.size, (8, width), generator=torch.Generator().manual_seed(0))
+    words[:, 0] = BOUNDARY
+    for position in range(1, width):
+        changed = words.clone()
+        changed[:, position] = changed[:, position] % (vocab.size - 1) + 1
+        before, after = net(words), net(changed)
+        torch.testing.assert_close(after[:, :position], before[:, :position], atol=1e-6, rtol=0)
+        assert not torch.allclose(after[:, position], before[:, position])
+
+
+def test_a_checkpoint_round_trips(trained, data, tmp_path):
+    vocab, _, val = data
+    save_model(tmp_path / "model.pt", trained.model)
+    loaded = load_model(tmp_path / "model.pt", vocab)
+    assert loaded.tensors().keys() == trained.model.tensors().keys()
+    assert all(torch.equal(loaded.tensors()[k], v) for k, v in trained.model.tensors().items())
+    contexts = val.contexts(loaded.context_length, torch.arange(len(val)))
+    assert torch.equal(loaded.log_probs(contexts), trained.model.log_probs(contexts))
+
+
+def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is_the_cpu(data, tmp_path):
+    vocab, train, val = data
+    first, again, auto = (FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val) for device in ("cpu", "cpu", "auto"))
+    save_model(tmp_path / "first.pt", first.model)
+    save_model(tmp_path / "again.pt", again.model)
+    assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "first.pt").read_bytes()
+    assert again.curve == first.curve
+    if not torch.cuda.is_available():
+        assert auto.curve == first.curve
+        assert all(torch.equal(auto.model.tensors()[k], v) for k, v in first.model.tensors().items())
+
+
+@pytest.mark.parametrize(
+    "family, changes, message",
+    [
+        ("mlp", {"warmup": 100}, "warmup = 100 is more than steps = 60"),
+        ("rnn", {"min_lr": 0.1}, "min_lr = 0.1 is more than lr = 0.01"),
+        ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
+        ("transformer", {"device": "gpu"}, "device"),
+    ],
+)
+def test_bad_network_params_are_named(family, changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(family, **changes)
+
+
+def test_the_stages_train_evaluate_and_sample_each_network_and_log_its_curve_with_dvclive(tmp_path):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    set_params(tmp_path, models={f"tiny_{family}": TINY[family] | TRAINING for family in NETWORKS}, sample__num=50)
+    write_text(tmp_path / "data/names.txt", "".join(f"{word}\n" for word in default_words()[:1500]))
+    stages = ["prepare", *(f"{stage}@tiny_{family}" for family in NETWORKS for stage in ("train", "evaluate", "sample"))]
+    results = [stage_in_process(tmp_path, *stage.split("@")) for stage in stages]
+    assert [r.returncode for r in results] == [0] * len(stages), [r.stderr for r in results]
+    for family in NETWORKS:
+        name = f"tiny_{family}"
+        summary = json.loads((tmp_path / f"metrics/train/{name}/metrics.json").read_text())  # what `dvc exp show` shows
+        val = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/val/nll.tsv", sep="\t")
+        train = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/train/nll.tsv", sep="\t")
+        steps = list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
+        assert val["step"].tolist() == train["step"].tolist() == steps
+        assert summary["step"] == TRAINING["steps"] and summary["val"]["nll"] == val["nll"].iloc[-1]
+        assert summary["best_step"] == val["step"][val["nll"].idxmin()] and summary["best_val_nll"] == val["nll"].min()
+        evaluated = json.loads((tmp_path / f"metrics/evaluate/{name}.json").read_text())
+        assert evaluated["val"]["nll"] == pytest.approx(summary["best_val_nll"], abs=1e-6)  # the kept checkpoint is the best
+        assert json.loads((tmp_path / f"metrics/time/{name}.json").read_text())["train_seconds"] > 0
+        assert len((tmp_path / f"data/samples/{name}.txt").read_text().splitlines()) == 50
