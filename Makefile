@@ -22,7 +22,8 @@ tune: $(VENV)/.installed $(PLOTS_PAGE)
 	dvc repro
 	python -m makemore.tune $(ARGS)
 
-# Benchmarks (not tests: they print figures and assert nothing).
+# Benchmarks (not tests: they print figures and assert nothing). bench: the lecture's code against the pipeline's,
+# `dvc repro` from scratch, and the race of the Transformer's straightforward training loop against the pipeline's.
 bench: $(VENV)/.installed
 	python benchmarks/bench.py
 	python benchmarks/race.py

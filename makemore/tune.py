@@ -120,7 +120,7 @@ def results(sweeps: dict[str, list[object]]) -> dict[str, pd.DataFrame]:
             metrics = by_name[experiment]["data"]["metrics"][f"metrics/evaluate/{name}.json"]["data"]
             # float(): an infinite NLL is written as "inf"
             rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
-        tables[param] = pd.DataFrame(rows)
+        tables[param] = pd.DataFrame(rows).assign(value=pd.Series(values, dtype=object))  # as given: 0 stays 0 beside 0.1
     return tables
 
 
@@ -168,7 +168,7 @@ def report(tables: dict[str, pd.DataFrame], data: str) -> None:
         if all(isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]):  # a curve needs a number line
             write_text(f"tuning/sweeps/{param.removeprefix('models.')}.csv", table[["value", "train", "val"]].to_csv(index=False))
         row = best(table)
-        value = table["value"].astype(object)[row.name]  # as given (an int stays an int), not as the row's dtype made it
+        value = table["value"][row.name]
         chosen[param] = {"value": value, "val_nll": row["val"], "test_nll": row["test"], "commit": commit, "data.path": data}
         print(f"best {param} = {value} on val (val NLL {row['val']:.5f}); "
               f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, value)}]")  # fmt: skip
