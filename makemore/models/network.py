@@ -20,7 +20,7 @@ from makemore.contexts import Positions
 from makemore.evaluate import total_log_likelihood
 from makemore.models.base import FamilyConfig, Model, Training
 from makemore.params import Seed
-from makemore.training import progress
+from makemore.training import MAX_CURVE_POINTS, progress
 from makemore.vocab import BOUNDARY, Vocabulary
 
 IGNORED = -1  # the target after a word's end, where a batch of words is padded
@@ -44,11 +44,15 @@ class NetworkConfig(FamilyConfig):
             raise ValueError(f"warmup = {self.warmup} is more than steps = {self.steps}")
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr = {self.min_lr:g} is more than lr = {self.lr:g}")
+        if self.steps // self.eval_every > MAX_CURVE_POINTS:
+            raise ValueError(f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in steps = {self.steps}: "
+                             f"at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every")  # fmt: skip
         return self
 
 
 def learning_rate(config: NetworkConfig, step: int) -> float:
-    """Linear warm-up to lr over `warmup` steps, then a cosine decay to min_lr at the last step."""
+    """Linear warm-up to lr over `warmup` steps, then a cosine decay towards min_lr, which it would reach at
+    step `steps`, one after the last update."""
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
     progress = (step - config.warmup) / max(config.steps - config.warmup, 1)
@@ -81,8 +85,8 @@ class Network(Model):
     def from_tensors(cls, config: NetworkConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "Network":
         tensors = dict(tensors)
         context_length = int(tensors.pop("context_length"))
-        if not 1 <= context_length <= 1 << 16:
-            raise ValueError(f"context length {context_length}")
+        if not 1 <= context_length <= 1 << 16 or cls.reach(config, context_length - 1) != context_length:
+            raise ValueError(f"context length {context_length}")  # e.g. an MLP's must be its config's
         net = cls.Net(config, vocab.size, context_length)
         for weights in tensors.values():
             if weights.dtype != torch.float32 or not torch.isfinite(weights).all():
@@ -133,9 +137,9 @@ class Network(Model):
     @classmethod
     def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
-        inputs, targets, lengths = padded_words(train)
+        inputs, targets, characters = padded_words(train)
         torch.manual_seed(config.seed)
-        net = cls.Net(config, vocab.size, cls.reach(config, int(lengths.max()))).to(device)
+        net = cls.Net(config, vocab.size, cls.reach(config, int(characters.max()))).to(device)
         model = cls(config, vocab, net)
         optimizer = torch.optim.AdamW(parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True)
         batches = torch.Generator().manual_seed(config.seed)
@@ -145,7 +149,7 @@ class Network(Model):
         with progress(desc="train", total=config.steps, unit="step") as bar:
             for step in range(config.steps + 1):
                 rows = torch.randint(len(inputs), (config.batch_size,), generator=batches)
-                width = int(lengths[rows].max()) + 1
+                width = int(characters[rows].max()) + 1
                 xs, ys = inputs[rows, :width].to(device), targets[rows, :width].to(device)
                 net.train()
                 logits = net(xs)
@@ -159,7 +163,7 @@ class Network(Model):
                     curve.append({"step": step, "train": train_sum / train_tokens, "val": val_nll})
                     seconds.append(time.perf_counter() - started)
                     train_sum, train_tokens = 0.0, 0
-                    if val_nll < best["val"]:
+                    if step == 0 or val_nll < best["val"]:
                         best = {"val": val_nll, "step": step, "weights": {k: v.detach().clone() for k, v in net.state_dict().items()}}
                     bar.set_postfix_str(f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False)
                 if step == config.steps:
@@ -185,7 +189,8 @@ class Network(Model):
 
 
 def padded_words(positions: Positions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every word as a row: inputs from its start boundary, targets to its end boundary, IGNORED after; and lengths."""
+    """Every word as a row: inputs from its start boundary, targets to its end boundary, IGNORED after; and each
+    word's number of characters."""
     starts = (positions.offsets == 0).nonzero().squeeze(1)
     ends = torch.cat([starts[1:], starts.new_tensor([len(positions)])])
     lengths = ends - starts  # positions per word: its characters and the end

@@ -95,8 +95,6 @@ class OneLayer(Model):
                 bar.update()
         W = W.detach()
         summary = {
-            "train_nll": round(curve[-1]["train"], 6),
-            "optimum_train_nll": round(optimum, 6),
             "gap_to_optimum": round(curve[-1]["train"] - optimum, 6),
             "max_prob_diff_to_optimum": round((W.softmax(dim=1) - train_counts / train_counts.sum(1, keepdim=True)).abs().max().item(), 6),
         }
