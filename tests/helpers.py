@@ -81,6 +81,11 @@ def set_params(folder: Path, **changes: object) -> None:
 NETWORK_FAMILIES = ("mlp", "rnn", "transformer")
 
 
+def curve_columns(family: str) -> tuple[str, ...]:
+    """The curves a family's train stage logs: a net has no optimum to draw beside them."""
+    return ("train", "val") if family in NETWORK_FAMILIES else ("train", "val", "optimum")
+
+
 def network_models(folder: Path) -> set[str]:
     return {name for name, model in yaml.safe_load((folder / "params.yaml").read_text())["models"].items() if model["family"] in NETWORK_FAMILIES}
 

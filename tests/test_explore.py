@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import BIN, Project, additive_nll, call, commit_all, word_bigrams
+from helpers import BIN, Project, additive_nll, call, commit_all, curve_columns, word_bigrams
 from makemore import cli, tune
 from makemore.artifacts import load_vocab
 from makemore.bigram import bigram_table
@@ -295,10 +295,6 @@ def test_sampling_params_rerun_only_the_sample_stages(project):
         probs = probability_table(project, model)
         greedy = "".join(vocab["chars"][i - 1] for i in greedy_word(probs))
         assert set(words_of(project, f"data/samples/{model}.txt")) == {greedy}  # top_k 1 is greedy
-
-
-def curve_columns(family: str) -> tuple[str, ...]:
-    return ("train", "val", "optimum") if family in ("ngram", "onelayer") else ("train", "val")
 
 
 def curve(project, name: str) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from playwright.sync_api import sync_playwright
 
-from helpers import call
+from helpers import call, curve_columns
 from makemore import plots_page
 from makemore.tune import DEFAULT_SWEEPS
 
@@ -54,7 +54,7 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
         browser.close()
 
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    curves = sum(3 if model["family"] in ("ngram", "onelayer") else 2 for model in models.values())  # train, val (optimum)
+    curves = sum(len(curve_columns(model["family"])) for model in models.values())
     sweeps = len(list((project.path / "tuning/sweeps").glob("*.csv")))
     assert sweeps >= len(DEFAULT_SWEEPS)
     assert len(declared) == 3 + curves + len(models) + sweeps  # grids, each model's curves and lengths, sweeps
