@@ -22,7 +22,8 @@ InstanceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]  #
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: a value of the wrong type is refused, not converted (`lr: true` is no 1.0, `layernorm: 'off'` no False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class Data(Section):

@@ -6,7 +6,8 @@ Each value is one queued `dvc exp run` (named tune-NAME-KEY-VALUE) that changes 
 the run-cache skips every stage off that model's branch. The queue runs in temporary copies: the
 workspace is left as it is. Experiments this command made earlier from the same commit are replaced.
 It prints the `dvc exp show` table, then the best value of each param chosen on val, and only then
-that choice's test NLL. Each sweep of numbers is drawn as a curve, tuning/sweeps/NAME.KEY.csv, by `dvc plots show`,
+that choice's test NLL. An experiment that failed is named with where its log is, and never chosen or
+written; Ctrl-C removes the sweep's queued experiments and kills its running ones. Each sweep of numbers is drawn as a curve, tuning/sweeps/NAME.KEY.csv, by `dvc plots show`,
 and the choices go to tuning/best.json.
 """
 
@@ -14,8 +15,10 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -75,14 +78,25 @@ def checked_sweeps(sweeps: list[list[str]]) -> dict[str, list[object]]:
             raise MakemoreError(f"--sweep {param}: models.{name} has no param {key!r}")
         if not texts:
             raise MakemoreError(f"--sweep {param}: give at least one value")
-        try:
-            values = [yaml.safe_load(text) for text in texts]
-        except yaml.YAMLError as e:
-            raise MakemoreError(f"--sweep {param}: a value is not valid YAML ({getattr(e, 'problem', e)})") from None
+        values = [sweep_value(param, text) for text in texts]
         for value in values:  # a bad value fails here, in one line, rather than in its experiment
             validated(family.Config, {**models[name], key: value}, f"--sweep {param}", loc=("models", name))
         checked[param] = values
     return checked
+
+
+def sweep_value(param: str, text: str) -> object:
+    """`text` read as YAML, but a number that YAML 1.1 reads as a string (`1e-3`, without a dot) is a number."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise MakemoreError(f"--sweep {param}: {text!r} is not valid YAML ({getattr(e, 'problem', e)})") from None
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def experiments_of_head() -> list[dict]:
@@ -97,31 +111,91 @@ def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
     if earlier:
         dvc("exp", "remove", *earlier)
         print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
-    for param, values in sweeps.items():
-        for value in values:
-            dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={json.dumps(value)}")
-    print(f"Running {sum(map(len, sweeps.values()))} experiments, {jobs} at a time ...", flush=True)
+    names = [experiment_name(param, value) for param, values in sweeps.items() for value in values]
     if jobs > 1:  # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    dvc("exp", "run", "--run-all", "--jobs", str(jobs))
+    runner = None
+    try:
+        for param, values in sweeps.items():
+            for value in values:
+                dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={json.dumps(value)}")
+        print(f"Running {len(names)} experiments, {jobs} at a time ...", flush=True)
+        # a session of its own: every process of the queue's run is in it, whatever process groups DVC makes
+        runner = subprocess.Popen(["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        out, err = runner.communicate()
+    except KeyboardInterrupt:
+        stop(names, runner.pid if runner else None)
+        raise
+    if runner.returncode != 0:
+        raise MakemoreError(f"`dvc exp run --run-all` failed:\n{err.strip() or out.strip()}")
 
 
-def results(sweeps: dict[str, list[object]]) -> dict[str, pd.DataFrame]:
-    """Per swept param: one row per value with the train, val and test NLL of its model."""
+def stop(names: list[str], runner: int | None) -> None:
+    """Ctrl-C: remove the sweep's queued experiments, then interrupt the running ones and wait for them to end.
+
+    `dvc exp run --run-all` (here `runner`, which leads a session) runs the queue in a process group of its own,
+    which a terminal's Ctrl-C never reaches: its experiments would go on in the background. Removed one name
+    at a time, as DVC refuses a whole list if one of its tasks is not queued.
+    """
+    print("stopping the sweep: its queued experiments removed, its running ones interrupted ...", file=sys.stderr, flush=True)
+    for name in names:
+        subprocess.run(["dvc", "queue", "remove", name], capture_output=True)
+    signal_session(runner, signal.SIGINT)  # each stage ends at once, and its experiment is marked failed
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(running(line, names) for line in dvc("queue", "status").splitlines()):
+        time.sleep(0.5)
+    signal_session(runner, signal.SIGKILL)  # what is left is DVC's idle queue worker, which would linger a minute
+
+
+def running(status_line: str, names: list[str]) -> bool:
+    """Whether a line of `dvc queue status` (TASK NAME CREATED STATUS) is one of `names` still running."""
+    fields = status_line.split()
+    return len(fields) > 2 and fields[1] in names and fields[-1] == "Running"
+
+
+def signal_session(session: int | None, sig: signal.Signals) -> None:
+    for group in session_groups(session):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:  # ended meanwhile
+            pass
+
+
+def session_groups(session: int | None) -> set[int]:
+    """The process groups of the processes in `session` (Linux's /proc; elsewhere the leader's group only)."""
+    if session is None:
+        return set()
+    pids = [int(proc.name) for proc in Path("/proc").glob("[0-9]*")] or [session]
+    groups = set()
+    for pid in pids:
+        try:
+            if os.getsid(pid) == session:
+                groups.add(os.getpgid(pid))
+        except OSError:  # ended meanwhile
+            pass
+    return groups
+
+
+def results(sweeps: dict[str, list[object]]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Per swept param: one row per value whose experiment succeeded, with the train, val and test NLL of its
+    model; and the names of the experiments that failed (a failed one keeps its baseline's metrics: never read)."""
     by_name = {exp.get("name"): exp for exp in experiments_of_head()}
-    tables = {}
+    tables, failed = {}, []
     for param, values in sweeps.items():
         name = param.split(".")[1]
         rows = []
         for value in values:
-            experiment = experiment_name(param, value)
-            if experiment not in by_name:
-                raise MakemoreError(f"experiment {experiment} did not finish: see `dvc queue logs {experiment}`")
-            metrics = by_name[experiment]["data"]["metrics"][f"metrics/evaluate/{name}.json"]["data"]
+            experiment = by_name.get(experiment_name(param, value))
+            if experiment is None or experiment.get("error") or not experiment.get("data"):
+                failed.append(experiment_name(param, value))
+                continue
+            metrics = experiment["data"]["metrics"][f"metrics/evaluate/{name}.json"]["data"]
             # float(): an infinite NLL is written as "inf"
             rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
-        tables[param] = pd.DataFrame(rows).assign(value=pd.Series(values, dtype=object))  # as given: 0 stays 0 beside 0.1
-    return tables
+        if rows:
+            table = pd.DataFrame(rows)
+            tables[param] = table.assign(value=pd.Series(table["value"].tolist(), dtype=object))  # as given: 0 stays 0 beside 0.1
+    return tables, failed
 
 
 def best(table: pd.DataFrame) -> pd.Series:
@@ -146,7 +220,12 @@ def main(argv: list[str] | None = None) -> None:
         data = load_params().data.path
         check_data_is_tracked(data)
         run_sweep(sweeps, args.jobs)
-        report(tables=results(sweeps), data=data)
+        tables, failed = results(sweeps)
+        if tables:
+            report(tables, data)
+        if failed:
+            logs = "; ".join(f"dvc queue logs {name}" for name in failed)
+            raise MakemoreError(f"{len(failed)} experiment(s) failed, so neither chosen nor written: {', '.join(failed)} (their logs: {logs})")
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 

@@ -6,8 +6,13 @@ for what only a real process shows (a closed pipe).
 
 import json
 import math
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,8 +75,12 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     outputs_before = project.outputs()
     ks = [0, 0.5, 5]  # 0.5 is best: neither the first, the last, the smallest nor the largest
 
-    tuned = call(lambda: tune.main(["--sweep", "models.count.k", *map(str, ks)]), project.path)
-    assert tuned.returncode == 0, tuned.stderr
+    # and an experiment that fails (the net's loss diverges): it keeps its baseline's metrics, which must not count
+    tuned = call(lambda: tune.main(["--sweep", "models.count.k", *map(str, ks), "--sweep", "models.nn.lr", "1e30"]), project.path)
+    assert tuned.returncode == 1
+    assert tuned.stderr.splitlines()[-1] == ("error: 1 experiment(s) failed, so neither chosen nor written: tune-nn-lr-1e+30 "
+                                             "(their logs: dvc queue logs tune-nn-lr-1e+30)")  # fmt: skip
+    assert "best models.nn.lr" not in tuned.stdout and not (project.path / "tuning/sweeps/nn.lr.csv").exists()
 
     train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
     size = vocab_size(project)
@@ -85,20 +94,62 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     chosen = json.loads((project.path / "tuning/best.json").read_text())
     assert chosen["models.count.k"]["value"] == best and chosen["models.count.k"]["data.path"] == "data/mine.txt"
     assert chosen["models.count.k"]["test_nll"] == pytest.approx(additive_nll(train, test, 2, best, size), abs=1e-5)
-    assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before  # not swept: kept
+    assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before  # not swept or failed: kept
     assert f"best models.count.k = {best} on val" in tuned.stdout
     assert "| Experiment" in tuned.stdout and "tune-count-k-0.5" in tuned.stdout  # the dvc exp show table
 
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {"mine", "tune-count-k-0", "tune-count-k-0.5", "tune-count-k-5"}
+    assert names == {"mine", "tune-count-k-0", "tune-count-k-0.5", "tune-count-k-5"}  # a failed one is in the queue's log only
     for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
         files = project.git("ls-tree", "-r", "--name-only", ref).split()
         assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
 
     (project.path / "data/mine.txt").write_text(own_words + "extra\n")  # DVC sees an edit of the user's file
     assert "modified:           data/mine.txt" in project.dvc("status").stdout
+
+
+def trainings(project: Project) -> list[int]:
+    """The processes that run a train stage in the project's folder or below (DVC runs queued experiments there)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"stages.train" in (proc / "cmdline").read_bytes() and Path(os.readlink(proc / "cwd")).is_relative_to(project.path):
+                found.append(int(proc.name))
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
+def wait_for(condition, timeout: float = 120) -> bool:
+    """Whether `condition()` becomes true within `timeout` seconds: a bound on a wait for an event, not a timing."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return condition()
+
+
+def test_ctrl_c_on_tune_stops_the_experiments_it_queued(project):
+    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    project.set_params(models={name: models[name] for name in ("count", "nn")})
+    project.set_params(models__nn__steps=10**9)  # trains until stopped
+    commit_all(project, "a net that trains until stopped")
+    # Ctrl-C on a terminal interrupts the foreground process group: `make tune`'s, here the new session's
+    sweep = [sys.executable, "-m", "makemore.tune", "--sweep", "models.nn.seed", "1", "2", "--jobs", "1"]
+    tuning = subprocess.Popen(sweep, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert wait_for(lambda: trainings(project)), "an experiment starts training"
+    os.killpg(tuning.pid, signal.SIGINT)
+    _, err = tuning.communicate(timeout=300)
+    assert tuning.returncode != 0 and err.splitlines()[-1] == "interrupted"
+    assert wait_for(lambda: not trainings(project)), "no experiment trains on in the background"
+    status = project.dvc("queue", "status").stdout
+    assert "Running" not in status and "Queued" not in status, status
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e-3", 0.001), ("1.0e-3", 0.001), ("3", 3), ("[0.5, 1, 1.5]", [0.5, 1, 1.5]), ("null", None)])
+def test_a_sweep_value_is_read_as_yaml_and_a_number_without_a_dot_is_a_number(text, value):
+    assert tune.sweep_value("models.trigram.k", text) == value
 
 
 # --- the CLI ----------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is
         ("mlp", {"warmup": 100}, "warmup = 100 is more than steps = 60"),
         ("rnn", {"steps": 100_000, "eval_every": 1}, "eval_every = 1 measures val 100,001 times in steps = 100000: at most 1,001"),
         ("rnn", {"min_lr": 0.1}, "min_lr = 0.1 is more than lr = 0.01"),
+        ("rnn", {"weight_decay": 1e6}, r"weight_decay = 1e\+06 is too large for lr = 0.01: AdamW's decay multiplies every weight by 1 - lr \* weight_decay = -9999"),
         ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
         ("transformer", {"device": "gpu"}, "device"),
     ],

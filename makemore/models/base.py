@@ -13,7 +13,8 @@ from makemore.vocab import Vocabulary
 class FamilyConfig(BaseModel):
     """A family's params, one instance's section of `models:` in params.yaml (its `family` key included)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict, as params.py's sections: a value of the wrong type is refused, not converted
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 @dataclass

@@ -44,6 +44,9 @@ class NetworkConfig(FamilyConfig):
             raise ValueError(f"warmup = {self.warmup} is more than steps = {self.steps}")
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr = {self.min_lr:g} is more than lr = {self.lr:g}")
+        if self.lr * self.weight_decay >= 1:
+            raise ValueError(f"weight_decay = {self.weight_decay:g} is too large for lr = {self.lr:g}: AdamW's decay multiplies every weight "
+                             f"by 1 - lr * weight_decay = {1 - self.lr * self.weight_decay:g} a step; keep lr * weight_decay below 1")  # fmt: skip
         if self.steps // self.eval_every > MAX_CURVE_POINTS:
             raise ValueError(f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in steps = {self.steps}: "
                              f"at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every")  # fmt: skip
