@@ -5,7 +5,7 @@ A misspelt or unknown key is an error, not a silently ignored setting.
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
@@ -29,6 +29,7 @@ class Section(BaseModel):
 class Data(Section):
     path: str = Field(min_length=1)
     max_len: Length
+    duplicates: Literal["drop", "keep"] = "drop"  # a repeated line: kept once, or every copy (all in one split)
 
 
 class Split(Section):

@@ -1,7 +1,9 @@
 """The vocabulary of characters, the encoding of words as indices, and the train/val/test split."""
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
@@ -73,15 +75,22 @@ class Vocabulary:
         return "".join(self.chars[i - 1] for i in ids)
 
 
-def split_words(words: Sequence[str], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
-    """Shuffle with a seeded generator and cut into consecutive parts of the given fractions (summing to 1)."""
-    order = torch.randperm(len(words), generator=torch.Generator().manual_seed(seed)).tolist()
-    sizes = [int(len(words) * fraction) for fraction in fractions.values()]
-    sizes[0] += len(words) - sum(sizes)  # what rounding down left over goes to the first split
+def split_words(
+    words: Sequence[str], fractions: dict[str, float], seed: int, duplicates: Literal["drop", "keep"] = "drop"
+) -> dict[str, list[str]]:
+    """Shuffle the distinct words with a seeded generator and cut them into consecutive parts of the given
+    fractions (summing to 1). A word is in one split only, so no held-out NLL measures a word seen in training:
+    a repeated line is kept once (`drop`) or with all its copies, in its word's split (`keep`)."""
+    copies = Counter(words)  # in the order of first occurrence: without repeats, the words as they are
+    distinct = list(copies)
+    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(seed)).tolist()
+    sizes = [int(len(distinct) * fraction) for fraction in fractions.values()]
+    sizes[0] += len(distinct) - sum(sizes)  # what rounding down left over goes to the first split
     splits, start = {}, 0
     for (name, fraction), size in zip(fractions.items(), sizes):
         if size == 0:
-            raise MakemoreError(f"split.{name} = {fraction} leaves the {name} split empty with {len(words)} words")
-        splits[name] = [words[i] for i in order[start : start + size]]
+            raise MakemoreError(f"split.{name} = {fraction} leaves the {name} split empty with {len(distinct)} distinct words")
+        chosen = [distinct[i] for i in order[start : start + size]]
+        splits[name] = [word for word in chosen for _ in range(copies[word])] if duplicates == "keep" else chosen
         start += size
     return splits

@@ -92,7 +92,7 @@ def test_split_is_a_seeded_partition_with_the_requested_sizes(names):
 
 
 def test_a_split_left_empty_names_the_param():
-    with pytest.raises(MakemoreError, match=r"split.val = 0.1 leaves the val split empty with 5 words"):
+    with pytest.raises(MakemoreError, match=r"split.val = 0.1 leaves the val split empty with 5 distinct words"):
         split_words(["a", "b", "c", "d", "e"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
 
 
