@@ -18,7 +18,7 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import control_character, load_vocab
 from makemore.contexts import Positions
-from makemore.models import Model, load_model
+from makemore.models import Model, load_instance
 from makemore.params import MAX_LENGTH, MAX_SEED, load_params
 from makemore.sampling import generate
 from makemore.vocab import Vocabulary
@@ -48,7 +48,7 @@ def score_table(word: str, vocab: Vocabulary, models: dict[str, Model]) -> pd.Da
 
 def score(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
-    models = {name: load_model(f"data/models/{name}.pt", vocab) for name in model_names(args.model)}
+    models = {name: load_instance(name, vocab) for name in model_names(args.model)}
     for word in args.words:
         if problem := control_character(word):  # a "\n" would otherwise split the word in two
             raise MakemoreError(f"cannot score {word!r}: {problem}")
@@ -69,20 +69,27 @@ def sample_words(args: argparse.Namespace) -> None:
     if args.model is None and "count" not in load_params().models:
         raise MakemoreError("params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)")
     (name,) = model_names(args.model or "count")
-    model = load_model(f"data/models/{name}.pt", vocab)
+    model = load_instance(name, vocab)
     for ids in generate(model, args.num, args.seed, args.max_len, args.temperature, args.top_k):
         print(vocab.decode(ids))
 
 
 def list_models(args: argparse.Namespace) -> None:
-    """Each model's family, its params and its val NLL (from its evaluate stage), best first."""
-    rows = []
+    """Each model's family, its params and its val NLL (from its evaluate stage), best first; a model trained with
+    other params than params.yaml's (edited since `dvc repro`) shows no NLL, as its metrics are not of these params."""
+    rows, vocab = [], None
     for name, params in load_params().models.items():
         metrics = Path(f"metrics/evaluate/{name}.json")
+        vocab = vocab or (load_vocab(VOCAB_FILE) if metrics.is_file() else None)
         try:
             val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
         except (ValueError, KeyError, TypeError):
             raise MakemoreError(f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`") from None
+        if metrics.is_file():
+            try:
+                load_instance(name, vocab)
+            except MakemoreError as e:
+                val = f"stale: {str(e).partition(': ')[2]}"
         settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
         rows.append({"model": name, "family": params.get("family"), "params": settings, "val NLL": val})
     table = pd.DataFrame(rows)

@@ -6,14 +6,14 @@
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.evaluate import score
-from makemore.models import load_model
+from makemore.models import load_instance
 from makemore.vocab import SPLITS
 
 
 def main() -> None:
     name = instance_argument()
     vocab = load_vocab("data/prepared/vocab.json")
-    model = load_model(f"data/models/{name}.pt", vocab)
+    model = load_instance(name, vocab)
     metrics = {split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS}
     write_json(f"metrics/evaluate/{name}.json", metrics)
 

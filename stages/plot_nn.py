@@ -8,12 +8,12 @@ from makemore import MakemoreError
 from makemore.artifacts import load_counts, load_vocab, run_stage, write_bytes
 from makemore.bigram import bigram_table, row_normalised
 from makemore.figures import grid, png
-from makemore.models import load_model
+from makemore.models import load_instance
 
 
 def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
-    model = load_model("data/models/nn.pt", vocab)
+    model = load_instance("nn", vocab)
     if model.context_length != 1:
         raise MakemoreError(f"models.nn: the lecture's grids draw a bigram model (order 2), not one of order {model.context_length + 1}")
     probs = bigram_table(model)

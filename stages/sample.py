@@ -4,7 +4,7 @@
 """
 
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json, write_text, write_words
-from makemore.models import load_model
+from makemore.models import load_instance
 from makemore.params import load_params
 from makemore.sampling import generate, length_distribution, novelty
 from makemore.training import progress
@@ -14,7 +14,7 @@ def main() -> None:
     name = instance_argument()
     params = load_params().sample
     vocab = load_vocab("data/prepared/vocab.json")
-    model = load_model(f"data/models/{name}.pt", vocab)
+    model = load_instance(name, vocab)
     samples = generate(model, params.num, params.seed, params.max_len, params.temperature, params.top_k)
     with progress(samples, f"sample {name}", params.num, unit="word") as bar:
         words = [vocab.decode(ids) for ids in bar]

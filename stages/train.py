@@ -10,7 +10,7 @@ from dvclive import Live
 from makemore import MakemoreError
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
 from makemore.contexts import Positions
-from makemore.models import FAMILIES, instance_config, save_model
+from makemore.models import FAMILIES, instance_config, model_file, save_model
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = time.perf_counter() - started
-    save_model(f"data/models/{name}.pt", training.model)
+    save_model(model_file(name), training.model, name)
     with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:  # dvc.yaml declares its files
         for row in training.curve:
             live.step = row["step"]

@@ -24,7 +24,7 @@ import yaml
 
 from helpers import ROOT, default_words, set_params, stage_in_process
 from makemore import MakemoreError
-from makemore.models import instance_config
+from makemore.models import checksum, instance_config
 from makemore.params import MAX_SEED, load_params
 
 
@@ -298,11 +298,56 @@ def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir,
         archive["weights.1"] = archive["weights.1"] * 2
     elif damage == "not-a-dict":
         archive = [archive["vocabulary"]]
+    if isinstance(archive, dict):  # written with its name and a checksum that holds: the content itself is wrong
+        contents = {key: value for key, value in archive.items() if key not in ("checksum", "vocabulary")} | {"name": "count"}
+        archive |= {"name": "count", "checksum": checksum(contents)}
     torch.save(archive, workdir / "data/models/count.pt")
-    message = "data/models/count.pt: not a model written by this pipeline's train stage (corrupt, or from another version)"
+    message = "data/models/count.pt: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`"
     if damage == "not-a-dict":
         message = "data/models/count.pt: not written by this pipeline's stages"
     assert_fails_with(stage_in_process(workdir, "evaluate", "count"), message)
+
+
+def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_changes_nothing(workdir):
+    build(workdir, "prepare", "train@kneser_ney", "evaluate@kneser_ney")
+    model = (workdir / "data/models/kneser_ney.pt").read_bytes()
+    metrics = (workdir / "metrics/evaluate/kneser_ney.json").read_bytes()
+    refused = 0
+    for position in range(0, len(model), len(model) // 97):  # about 100 places, in the archive's headers and its tensors
+        damaged = bytearray(model)
+        damaged[position] ^= 0x10
+        (workdir / "data/models/kneser_ney.pt").write_bytes(damaged)
+        (workdir / "metrics/evaluate/kneser_ney.json").unlink()
+        result = stage_in_process(workdir, "evaluate", "kneser_ney")
+        if result.returncode == 0:  # a byte that holds nothing read (an index of the pickle's memo, say)
+            assert (workdir / "metrics/evaluate/kneser_ney.json").read_bytes() == metrics, position
+            (workdir / "metrics/evaluate/kneser_ney.json").unlink()
+        else:
+            assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, (position, result.stderr)
+            assert result.stderr.startswith("error: data/models/kneser_ney.pt: ")
+            refused += 1
+        (workdir / "metrics/evaluate/kneser_ney.json").write_bytes(metrics)
+    assert refused > 50  # most bytes are the tensors and their names; the rest are zip headers that the reader skips
+
+
+def test_a_model_file_copied_over_another_instances_is_refused(workdir):
+    build(workdir, "prepare", "train@count", "train@trigram")
+    shutil.copy(workdir / "data/models/trigram.pt", workdir / "data/models/count.pt")
+    for stage in ("evaluate", "sample"):
+        assert_fails_with(
+            stage_in_process(workdir, stage, "count"),
+            "data/models/count.pt: holds another model than count (copied over it?): run `dvc repro -f train@count`",
+        )
+
+
+def test_a_model_trained_with_other_params_than_params_yaml_is_refused(workdir):
+    build(workdir, "prepare", "train@count")
+    set_params(workdir, models__count__k=0.5)  # edited after training, without `dvc repro`
+    for stage in ("evaluate", "sample"):
+        assert_fails_with(
+            stage_in_process(workdir, stage, "count"),
+            "data/models/count.pt: trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`",
+        )
 
 
 def test_a_truncated_artifact_is_never_read_as_valid(workdir):

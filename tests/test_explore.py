@@ -166,7 +166,7 @@ def score_rows(output: str, models: list[str]) -> list[dict[str, str]]:
 def probability_table(project: Project, name: str) -> torch.Tensor:
     """P[a, b] of a bigram model, through the model interface."""
     vocab = load_vocab(project.path / "data/prepared/vocab.json")
-    return bigram_table(load_model(project.path / f"data/models/{name}.pt", vocab))
+    return bigram_table(load_model(project.path / f"data/models/{name}.pt", vocab, name))
 
 
 def test_score_shows_each_tokens_probability_under_every_model(project):
@@ -211,6 +211,16 @@ def test_models_lists_every_model_with_its_family_and_val_nll_best_first(project
     assert [row[0] for row in rows] == sorted(models, key=val.get)
     for row in rows:
         assert row[1] == models[row[0]]["family"] and float(row[-1]) == val[row[0]]
+
+
+def test_after_editing_params_without_repro_the_cli_refuses_the_old_model_and_lists_it_as_stale(project):
+    project.set_params(models__count__k=0.5)
+    stale = "trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`"
+    for command in (["score", "--model", "count", "emma"], ["sample", "--model", "count"]):
+        refused = makemore(project, *command, check=False)
+        assert (refused.returncode, refused.stderr) == (1, f"error: data/models/count.pt: {stale}\n")
+    (row,) = [line for line in makemore(project, "models").stdout.splitlines() if line.split()[0] == "count"]
+    assert row.endswith(f"stale: {stale}")
 
 
 def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(project):

@@ -56,8 +56,8 @@ def test_every_family_fits_round_trips_evaluates_and_samples_through_the_interfa
     vocab = Vocabulary.from_words(words[:500])
     config = FAMILIES[family].Config.model_validate(params)
     training = fit(config, vocab, train, val)
-    save_model(tmp_path / "model.pt", training.model)
-    loaded = load_model(tmp_path / "model.pt", vocab)
+    save_model(tmp_path / "model.pt", training.model, "model")
+    loaded = load_model(tmp_path / "model.pt", vocab, "model")
 
     val_positions = Positions.of(vocab, val)
     contexts = all_contexts(val_positions, loaded.context_length)

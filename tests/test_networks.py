@@ -92,8 +92,8 @@ def test_a_later_character_does_not_change_earlier_predictions(trained, data):
 
 def test_a_checkpoint_round_trips(trained, data, tmp_path):
     vocab, _, val = data
-    save_model(tmp_path / "model.pt", trained.model)
-    loaded = load_model(tmp_path / "model.pt", vocab)
+    save_model(tmp_path / "model.pt", trained.model, "model")
+    loaded = load_model(tmp_path / "model.pt", vocab, "model")
     assert loaded.tensors().keys() == trained.model.tensors().keys()
     assert all(torch.equal(loaded.tensors()[k], v) for k, v in trained.model.tensors().items())
     contexts = val.contexts(loaded.context_length, torch.arange(len(val)))
@@ -103,8 +103,8 @@ def test_a_checkpoint_round_trips(trained, data, tmp_path):
 def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is_the_cpu(data, tmp_path):
     vocab, train, val = data
     first, again, auto = (FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val) for device in ("cpu", "cpu", "auto"))
-    save_model(tmp_path / "first.pt", first.model)
-    save_model(tmp_path / "again.pt", again.model)
+    save_model(tmp_path / "first.pt", first.model, "model")
+    save_model(tmp_path / "again.pt", again.model, "model")
     assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "first.pt").read_bytes()
     assert again.curve == first.curve
     if not torch.cuda.is_available():

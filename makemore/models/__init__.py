@@ -4,6 +4,7 @@ Adding a family: write its module (a `Model` subclass with its `Config`), add it
 an instance of it in params.yaml under `models:`.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,15 +41,23 @@ def instance_config(name: str, path: str | Path = PARAMS_FILE) -> FamilyConfig:
     return validated(FAMILIES[family].Config, models[name], path, loc=("models", name))
 
 
-def save_model(path: str | Path, model: Model) -> None:
-    """The model's tensors and its config (family included, as JSON): the file says what it holds."""
-    save_tensors(path, {**model.tensors(), "config": json.dumps(model.config.model_dump())}, model.vocab)
+def save_model(path: str | Path, model: Model, name: str) -> None:
+    """The model's tensors, its config (family included, as JSON) and the name of its instance in params.yaml, with
+    a checksum of them all: the file says what it holds, and a changed byte is found."""
+    contents = {**model.tensors(), "config": json.dumps(model.config.model_dump()), "name": name}
+    save_tensors(path, {**contents, "checksum": checksum(contents)}, model.vocab)
 
 
-def load_model(path: str | Path, vocab: Vocabulary) -> Model:
-    """The model saved at `path`, checked: a known family, its config valid, and its predictions distributions."""
+def load_model(path: str | Path, vocab: Vocabulary, name: str) -> Model:
+    """The model of the instance `name` saved at `path`, checked: its checksum, its name, a known family with a valid
+    config, and predictions that are distributions."""
     tensors = load_tensors(path, vocab)
-    corrupt = MakemoreError(f"{path}: not a model written by this pipeline's train stage (corrupt, or from another version)")
+    corrupt = MakemoreError(f"{path}: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`")
+    stored = tensors.pop("checksum", None)
+    if not (isinstance(stored, str) and stored == checksum(tensors)):
+        raise MakemoreError(f"{path}: its contents do not match their checksum (corrupt, or from another version): run `dvc repro -f train@{name}`")
+    if tensors.pop("name", None) != name:
+        raise MakemoreError(f"{path}: holds another model than {name} (copied over it?): run `dvc repro -f train@{name}`")
     try:
         config = json.loads(tensors.pop("config"))
         family = FAMILIES[config["family"]]
@@ -59,3 +68,38 @@ def load_model(path: str | Path, vocab: Vocabulary) -> Model:
     if not (torch.isfinite(probs).all() and abs(probs.sum().item() - 1) < 1e-4):
         raise corrupt
     return model
+
+
+def load_instance(name: str, vocab: Vocabulary, path: str | Path = PARAMS_FILE) -> Model:
+    """The trained model of `models.NAME` in params.yaml, refused if it was trained with other params."""
+    model = load_model(model_file(name), vocab, name)
+    if (difference := config_difference(model.config, instance_config(name, path))) is not None:
+        raise MakemoreError(f"{model_file(name)}: trained with other params than models.{name} in {path} ({difference}): run `dvc repro`")
+    return model
+
+
+def model_file(name: str) -> str:
+    return f"data/models/{name}.pt"
+
+
+def config_difference(trained: FamilyConfig, wanted: FamilyConfig) -> str | None:
+    """The first param in which two configs differ, as `KEY: WANTED now, TRAINED in the model`; None if none does."""
+    trained_params, wanted_params = trained.model_dump(), wanted.model_dump()
+    for key in [*wanted_params, *(key for key in trained_params if key not in wanted_params)]:
+        if wanted_params.get(key) != trained_params.get(key):
+            return f"{key}: {wanted_params.get(key)!r} now, {trained_params.get(key)!r} in the model"
+    return None
+
+
+def checksum(contents: dict[str, torch.Tensor | str]) -> str:
+    """sha256 of every entry: its name, and a tensor's dtype, shape and bytes, or a string's text."""
+    digest = hashlib.sha256()
+    for key in sorted(contents):
+        value = contents[key]
+        digest.update(key.encode() + b"\0")
+        if isinstance(value, torch.Tensor):
+            digest.update(f"{value.dtype} {tuple(value.shape)}\0".encode())
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(str(value).encode() + b"\0")
+    return digest.hexdigest()
