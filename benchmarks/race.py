@@ -114,7 +114,7 @@ def main() -> None:
 
     loop = straightforward(config, vocab, splits, val, block)
     target = loop[-1][2]
-    training = Transformer.fit(config, vocab, train, val)
+    training = Transformer.fit(config, vocab, train, val, max_len=params.data.max_len)
     pipeline = [(row["step"], seconds, row["val"]) for row, seconds in zip(training.curve, training.seconds)]
     loop_reached, pipeline_reached = first_reaching(loop, target), first_reaching(pipeline, target)
 

@@ -41,6 +41,9 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as e:  # a full disk: nothing is left half-written under the name
+        os.unlink(tmp)
+        raise MakemoreError(f"{path}: cannot write it ({(e.strerror or str(e)).lower()})") from None
     except BaseException:
         os.unlink(tmp)
         raise
@@ -76,6 +79,8 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     path = Path(path)
     if path.is_dir():
         raise MakemoreError(f"{path}: is a directory, not a file of words")
+    if path.exists() and not path.is_file():  # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
+        raise MakemoreError(f"{path}: not a regular file (a file of words, one per line)")
     words, too_long = [], []
     try:
         for lineno, word in _fast_lines(path) or _checked_lines(path, max_len):
@@ -201,8 +206,11 @@ def instance_argument() -> str:
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main; a MakemoreError becomes one line on stderr and exit status 1."""
+    """Run a stage's main; a MakemoreError, or an error of the system's (DVCLive's writes on a full disk), becomes
+    one line on stderr and exit status 1."""
     try:
         main()
     except MakemoreError as e:
         sys.exit(f"error: {e}")
+    except OSError as e:  # the system refused a read or a write: a full disk, a folder without write permission
+        sys.exit(f"error: {e.filename or 'a file'}: {(e.strerror or str(e)).lower()}")

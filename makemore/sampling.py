@@ -5,6 +5,7 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 import torch
 
+from makemore import MakemoreError
 from makemore.models.base import Model
 from makemore.vocab import BOUNDARY
 
@@ -40,6 +41,9 @@ def generate(
     BATCH_WORDS words grow side by side, one `log_probs` call per position; they are yielded one by one
     as each batch ends, so a reader can print them as they come.
     """
+    if model.max_word_length is not None and max_len > model.max_word_length:
+        raise MakemoreError(f"max_len = {max_len} is more than the {model.max_word_length} characters this model reads whole "
+                            "(data.max_len when it was trained)")  # fmt: skip
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, num, BATCH_WORDS):
         contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
@@ -47,7 +51,10 @@ def generate(
         for position in range(max_len):
             window = contexts[:, position : position + model.context_length]
             probs = model.log_probs(window).double().exp()
-            tokens = torch.multinomial(sampling_weights(probs, temperature, top_k), 1, generator=generator).squeeze(1)
+            weights = sampling_weights(probs, temperature, top_k)
+            tokens = torch.multinomial(weights, 1, generator=generator).squeeze(1)
+            if position == 0:
+                tokens = first_characters(tokens, weights, generator)
             ended = (tokens == BOUNDARY) & (lengths == max_len)
             lengths[ended] = position
             contexts[:, model.context_length + position] = tokens
@@ -55,6 +62,18 @@ def generate(
                 break
         for row, length in zip(contexts[: num - start].tolist(), lengths.tolist()):
             yield row[model.context_length : model.context_length + length]
+
+
+def first_characters(tokens: torch.Tensor, weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A word has a character, as every word of the data does: where the end was drawn first, a character is
+    drawn instead from the weights of the characters alone (the model's distribution given a non-empty word)."""
+    empty = tokens == BOUNDARY
+    if empty.any():
+        characters = weights[empty].index_fill(1, torch.tensor([BOUNDARY]), 0.0)
+        if not (characters.sum(1) > 0).all():
+            raise MakemoreError("the model ends every word before its first character: nothing to sample")
+        tokens[empty] = torch.multinomial(characters, 1, generator=generator).squeeze(1)
+    return tokens
 
 
 def length_distribution(samples: Sequence[str], train: Sequence[str]) -> pd.DataFrame:

@@ -3,6 +3,7 @@
     python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
+from makemore import MakemoreError
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json, write_text, write_words
 from makemore.models import load_instance
 from makemore.params import load_params
@@ -16,8 +17,11 @@ def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
     model = load_instance(name, vocab)
     samples = generate(model, params.num, params.seed, params.max_len, params.temperature, params.top_k)
-    with progress(samples, f"sample {name}", params.num, unit="word") as bar:
-        words = [vocab.decode(ids) for ids in bar]
+    try:
+        with progress(samples, f"sample {name}", params.num, unit="word") as bar:
+            words = [vocab.decode(ids) for ids in bar]
+    except MakemoreError as e:  # a message that starts with the param to blame: name its section
+        raise MakemoreError(f"sample.{e}") from None
     train = read_words("data/prepared/train.txt")
     heldout = set(read_words("data/prepared/val.txt")) | set(read_words("data/prepared/test.txt"))
     write_words(f"data/samples/{name}.txt", words)

@@ -11,16 +11,18 @@ from makemore import MakemoreError
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config, model_file, save_model
+from makemore.params import load_params
 
 
 def main() -> None:
     name = instance_argument()
     config = instance_config(name)
+    max_len = load_params().data.max_len
     vocab = load_vocab("data/prepared/vocab.json")
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     started = time.perf_counter()
     try:
-        training = FAMILIES[config.family].fit(config, vocab, train, val)
+        training = FAMILIES[config.family].fit(config, vocab, train, val, max_len)
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = time.perf_counter() - started

@@ -68,6 +68,25 @@ def test_bad_data_is_named_with_its_line_and_leaves_no_output(workdir, content, 
     assert not (workdir / "data/prepared").exists()
 
 
+def test_a_device_or_a_pipe_is_refused_as_data(workdir):
+    set_params(workdir, data__path="/dev/zero")  # endless, with no line end: read line by line it never ends
+    assert_fails_with(stage_in_process(workdir, "prepare"), "/dev/zero: not a regular file (a file of words, one per line)")
+    assert not (workdir / "data/prepared").exists()
+
+
+def test_a_full_disk_fails_in_one_line_and_leaves_no_file(workdir):
+    build(workdir, "prepare")
+    models = workdir / "data/models"
+    models.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(models)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        assert_fails_with(stage_in_process(workdir, "train", "kneser_ney"), "data/models/kneser_ney.pt: cannot write it (no space left on device)")
+        assert list(models.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(models)], check=True)
+
+
 def test_a_missing_data_file_or_a_directory_is_named(workdir):
     set_params(workdir, data__path="data/nope.txt")
     assert_fails_with(stage_in_process(workdir, "prepare"), "data/nope.txt: no such file or directory")

@@ -1,6 +1,5 @@
 """The model families through their one interface, each against an independent computation."""
 
-
 import pytest
 import torch
 import yaml
@@ -17,6 +16,7 @@ from makemore.tune import DEFAULT_SWEEPS
 from makemore.vocab import Vocabulary, split_words
 
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+MAX_LEN = DEFAULT_PARAMS["data"]["max_len"]
 TOY = ["emma", "ava", "anna", "emily", "amelia", "mia", "liam", "william", "ella", "bella", "bill", "lily", "milly",
        "ian", "nina", "lena", "alan", "allan", "ellen", "helen", "lea", "leah", "hannah", "anne", "ann", "elena"]  # fmt: skip
 
@@ -35,7 +35,7 @@ def all_contexts(positions: Positions, length: int) -> torch.Tensor:
 
 def fit(config, vocab, train, val=None):
     family = FAMILIES[config.family]
-    return family.fit(config, vocab, Positions.of(vocab, train), Positions.of(vocab, val or train))
+    return family.fit(config, vocab, Positions.of(vocab, train), Positions.of(vocab, val or train), max_len=MAX_LEN)
 
 
 def probs_of(model, contexts: torch.Tensor) -> torch.Tensor:
@@ -123,7 +123,7 @@ def test_the_default_kneser_ney_model_reaches_its_target_and_its_order_is_the_va
     val_nlls = {}
     for order in DEFAULT_SWEEPS["models.kneser_ney.order"]:
         config = NGramConfig.model_validate(params | {"order": order})
-        model = NGram.fit(config, vocab, positions["train"], positions["val"]).model
+        model = NGram.fit(config, vocab, positions["train"], positions["val"], max_len=MAX_LEN).model
         val_nlls[order] = score(model, positions["val"])["nll"]
         if order == params["order"]:
             test_nll = score(model, positions["test"])["nll"]

@@ -10,9 +10,11 @@ import torch
 
 from helpers import ROOT, default_words, set_params, stage_in_process
 from makemore.artifacts import write_text
+from makemore import MakemoreError
 from makemore.contexts import Positions
 from makemore.evaluate import score, total_log_likelihood
 from makemore.models import FAMILIES, load_model, save_model
+from makemore.sampling import generate
 from makemore.vocab import BOUNDARY, Vocabulary
 
 NETWORKS = ["mlp", "rnn", "transformer"]
@@ -21,6 +23,7 @@ TINY = {
     "rnn": {"family": "rnn", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
     "transformer": {"family": "transformer", "layers": 2, "heads": 2, "embedding": 16, "dropout": 0.1},
 }
+MAX_LEN = 20  # data.max_len of these tests: the whole-word nets read this many characters
 TRAINING = {"steps": 60, "batch_size": 32, "lr": 0.01, "warmup": 5, "min_lr": 0.001, "weight_decay": 0.01, "eval_every": 10, "seed": 3}
 
 
@@ -38,7 +41,7 @@ def data() -> tuple[Vocabulary, Positions, Positions]:
 @pytest.fixture(scope="module", params=NETWORKS)
 def trained(request, data):
     vocab, train, val = data
-    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val)
+    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val, max_len=MAX_LEN)
 
 
 def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
@@ -76,6 +79,34 @@ def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
     torch.testing.assert_close(by_context, trained.model.log_probs_of(contexts, positions.targets), atol=1e-5, rtol=0)
 
 
+def test_a_word_of_max_len_characters_is_read_whole_and_a_longer_one_is_refused(trained, data):
+    vocab, _, _ = data
+    model = trained.model
+    longest = "".join(vocab.chars[i % len(vocab.chars)] for i in range(MAX_LEN))  # longer than any train word
+    tokens = torch.tensor([BOUNDARY, *vocab.encode([longest])[1:-1].tolist()])
+    targets = torch.cat([tokens[1:], torch.tensor([BOUNDARY])])
+    whole = model.net(tokens[None]).log_softmax(-1)[0, torch.arange(len(tokens)), targets].double()
+    positions = Positions.of(vocab, [longest])
+    contexts = positions.contexts(model.context_length, torch.arange(len(positions)))
+    if model.max_word_length is None:  # the MLP reads a window of its context, whatever the word's length
+        assert model.config.family == "mlp"
+        return
+    assert model.max_word_length == MAX_LEN
+    torch.testing.assert_close(model.log_probs_of(contexts, positions.targets).double(), whole, atol=1e-5, rtol=0)
+    longer = Positions.of(vocab, [longest + vocab.chars[0]])
+    with pytest.raises(MakemoreError, match=f"a word longer than the {MAX_LEN} characters this model reads whole"):
+        model.log_probs_of(longer.contexts(model.context_length, torch.arange(len(longer))), longer.targets)
+    with pytest.raises(MakemoreError, match=f"max_len = {MAX_LEN + 1} is more than the {MAX_LEN} characters this model reads whole"):
+        next(generate(model, num=1, seed=0, max_len=MAX_LEN + 1))
+
+
+def test_a_net_whose_val_nll_never_falls_writes_no_model(data):
+    vocab, _, _ = data
+    train, val = Positions.of(vocab, ["aaa", "aa", "aaaa"] * 50), Positions.of(vocab, ["bbb", "bb", "bbbb"] * 10)
+    with pytest.raises(MakemoreError, match=r"lr = 0.01: the val NLL never fell below the untrained net's \(\d\.\d{4} at step 0\)"):
+        FAMILIES["rnn"].fit(tiny("rnn"), vocab, train, val, max_len=MAX_LEN)
+
+
 def test_a_later_character_does_not_change_earlier_predictions(trained, data):
     vocab, _, _ = data
     net = trained.model.net
@@ -102,7 +133,7 @@ def test_a_checkpoint_round_trips(trained, data, tmp_path):
 
 def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is_the_cpu(data, tmp_path):
     vocab, train, val = data
-    first, again, auto = (FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val) for device in ("cpu", "cpu", "auto"))
+    first, again, auto = (FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val, max_len=MAX_LEN) for device in ("cpu", "cpu", "auto"))
     save_model(tmp_path / "first.pt", first.model, "model")
     save_model(tmp_path / "again.pt", again.model, "model")
     assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "first.pt").read_bytes()

@@ -21,7 +21,7 @@ orders = st.integers(min_value=1, max_value=MAX_ORDER)
 def fitted(words: list[str], **config) -> tuple[NGram, Positions]:
     vocab = Vocabulary.from_words(words)
     positions = Positions.of(vocab, words)
-    return NGram.fit(NGramConfig(family="ngram", **config), vocab, positions, positions).model, positions
+    return NGram.fit(NGramConfig(family="ngram", **config), vocab, positions, positions, max_len=50).model, positions
 
 
 @settings(max_examples=200, deadline=None)

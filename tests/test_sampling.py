@@ -16,7 +16,16 @@ def counted(words: list[str], order: int = 2, k: float = 0):
     vocab = Vocabulary.from_words(words)
     positions = Positions.of(vocab, words)
     config = NGramConfig(family="ngram", order=order, smoothing="additive", k=k)
-    return NGram.fit(config, vocab, positions, positions).model, vocab
+    return NGram.fit(config, vocab, positions, positions, max_len=50).model, vocab
+
+
+def test_a_sampled_word_has_a_character_and_its_first_follows_the_model_given_one():
+    # k = 1 on three words starting with a, V = 4: from the start, a (3 + 1) / 7, b, c and the end 1/7 each
+    model, vocab = counted(["aa", "ab", "ac"], k=1)
+    words = [vocab.decode(ids) for ids in generate(model, 4000, 0, max_len=10)]
+    assert min(map(len, words)) >= 1
+    firsts = Counter(word[0] for word in words)
+    assert firsts["a"] / 4000 == pytest.approx(4 / 6, abs=0.03) and firsts["b"] / 4000 == pytest.approx(1 / 6, abs=0.03)
 
 
 def test_sampling_follows_the_model_and_is_seeded():

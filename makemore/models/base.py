@@ -30,7 +30,8 @@ class Model(ABC):
 
     A family subclasses it with its `Config`, and knows how to fit from the train split, how to turn
     into tensors and back (nothing pickled), and how to predict. Everything else (evaluation,
-    sampling, the CLI, tuning, the figures) only uses `context_length`, `log_probs` and `log_probs_of`.
+    sampling, the CLI, tuning, the figures) only uses `context_length`, `max_word_length`, `log_probs` and
+    `log_probs_of`.
     """
 
     Config: type[FamilyConfig]
@@ -44,10 +45,17 @@ class Model(ABC):
     def context_length(self) -> int:
         """How many tokens before a position the model reads."""
 
+    @property
+    def max_word_length(self) -> int | None:
+        """The longest word the model reads whole; None if it reads any word, as a model of the last
+        `context_length` tokens does. A longer word is refused, never read through a window."""
+        return None
+
     @classmethod
     @abstractmethod
-    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
-        """Fit on the train positions; `val` may only be watched (a curve), never fitted.
+    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
+        """Fit on the train positions; `val` may only be watched (a curve), never fitted. `max_len` is the longest
+        word that any split or caller may give it (data.max_len): a model that reads whole words reads that many.
 
         A MakemoreError it raises starts with the param to blame, `key = value`: the stage names the model before it.
         """

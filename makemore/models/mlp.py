@@ -45,5 +45,9 @@ class MLP(Network):
     Net = MLPNet
 
     @classmethod
-    def reach(cls, config: MLPConfig, longest_word: int) -> int:
+    def reach(cls, config: MLPConfig, max_len: int) -> int:
         return config.context
+
+    @property
+    def max_word_length(self) -> int | None:
+        return None  # a window of the last `context` characters: any word

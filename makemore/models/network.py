@@ -73,13 +73,17 @@ class Network(Model):
         self.net = net.eval()
 
     @classmethod
-    def reach(cls, config: NetworkConfig, longest_word: int) -> int:
-        """The context length: the whole word by default, its start boundary included."""
-        return longest_word + 1
+    def reach(cls, config: NetworkConfig, max_len: int) -> int:
+        """The context length: by default a whole word of up to `max_len` characters, its start boundary included."""
+        return max_len + 1
 
     @property
     def context_length(self) -> int:
         return self.net.context_length
+
+    @property
+    def max_word_length(self) -> int | None:
+        return self.context_length - 1
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"context_length": torch.tensor(self.context_length)} | self.net.state_dict()
@@ -88,7 +92,7 @@ class Network(Model):
     def from_tensors(cls, config: NetworkConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "Network":
         tensors = dict(tensors)
         context_length = int(tensors.pop("context_length"))
-        if not 1 <= context_length <= 1 << 16 or cls.reach(config, context_length - 1) != context_length:
+        if not 2 <= context_length <= 1 << 16 or cls.reach(config, context_length - 1) != context_length:
             raise ValueError(f"context length {context_length}")  # e.g. an MLP's must be its config's
         net = cls.Net(config, vocab.size, context_length)
         for weights in tensors.values():
@@ -98,7 +102,7 @@ class Network(Model):
         return cls(config, vocab, net)
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
-        words, last = from_word_start(contexts)
+        words, last = self.from_word_start(contexts)
         return self.word_log_probs(words, last)[torch.arange(len(words)), last]
 
     def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -109,7 +113,7 @@ class Network(Model):
         sequence comes just before the sequences it is a prefix of, so it is read with the first sequence
         after it that is a prefix of none.
         """
-        words, last = from_word_start(contexts)
+        words, last = self.from_word_start(contexts)
         rows, columns = torch.arange(len(words)), torch.arange(words.shape[1] + 1)
         sequences = torch.cat([words, words[:, :1]], dim=1)
         sequences[rows, last + 1] = tokens.long()
@@ -138,11 +142,11 @@ class Network(Model):
         return log_probs
 
     @classmethod
-    def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
+    def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
         inputs, targets, characters = padded_words(train)
         torch.manual_seed(config.seed)
-        net = cls.Net(config, vocab.size, cls.reach(config, int(characters.max()))).to(device)
+        net = cls.Net(config, vocab.size, cls.reach(config, max_len)).to(device)
         model = cls(config, vocab, net)
         optimizer = torch.optim.AdamW(parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True)
         batches = torch.Generator().manual_seed(config.seed)
@@ -177,6 +181,9 @@ class Network(Model):
                 loss.backward()
                 optimizer.step()
                 bar.update()
+        if best["step"] == 0 and config.steps > 0:
+            raise MakemoreError(f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({best['val']:.4f} at step 0): "
+                                "nothing was learned, so no model is written; try a smaller lr")  # fmt: skip
         net.load_state_dict(best["weights"])
         net.cpu()
         summary = {
@@ -185,6 +192,23 @@ class Network(Model):
             "parameters": sum(p.numel() for p in net.parameters()),
         }
         return Training(model.evaluating(), curve, summary, seconds)
+
+    def from_word_start(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Contexts shifted left to start at their word's start (the last boundary in them), and where each now ends.
+
+        A context is padded with the boundary before its word; a net that reads the word from its start wants the
+        word at position 0. A context with no boundary is a word longer than the context: a net of whole words
+        refuses it (a window would read it without its start), a net of windows reads it as it is.
+        """
+        contexts = contexts.long()
+        width = contexts.shape[1]
+        columns = torch.arange(width)
+        has_start = (contexts == BOUNDARY).any(1)
+        if self.max_word_length is not None and not has_start.all():
+            raise MakemoreError(f"a word longer than the {self.max_word_length} characters this model reads whole (data.max_len when it was trained)")
+        start = torch.where(contexts == BOUNDARY, columns, 0).amax(1)
+        shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
+        return shifted, width - 1 - start
 
     def evaluating(self) -> "Network":
         self.net.eval()  # no dropout
@@ -204,20 +228,6 @@ def padded_words(positions: Positions) -> tuple[torch.Tensor, torch.Tensor, torc
     inputs = torch.where(inside, positions.stream[at].long(), BOUNDARY)
     targets = torch.where(inside, positions.targets[at].long(), IGNORED)
     return inputs, targets, lengths - 1
-
-
-def from_word_start(contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Contexts shifted left to start at their word's start (the last boundary in them), and where each now ends.
-
-    A context is padded with the boundary before its word; a net that reads the word from its start wants the
-    word at position 0. A context with no boundary (a word longer than the net reads) is read as it is.
-    """
-    contexts = contexts.long()
-    width = contexts.shape[1]
-    columns = torch.arange(width)
-    start = torch.where(contexts == BOUNDARY, columns, 0).amax(1)
-    shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
-    return shifted, width - 1 - start
 
 
 def parameter_groups(net: nn.Module, weight_decay: float) -> list[dict]:

@@ -67,7 +67,7 @@ class NGram(Model):
         return self.config.order - 1
 
     @classmethod
-    def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
+    def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
         size = vocab.size
         keys, ngrams, counts = [], [], []
         for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):

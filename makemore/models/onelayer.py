@@ -61,7 +61,7 @@ class OneLayer(Model):
         return cls(config, vocab, index, W)
 
     @classmethod
-    def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions) -> Training:
+    def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
