@@ -5,7 +5,8 @@ none) or another thread count sums floating-point numbers in another order: a tr
 last bits, an NLL in its 6th decimal. Samples are discrete draws, so such a change may, rarely, change a
 drawn character and so a word. What the committed results promise elsewhere:
 
-- every NLL, curve point and fitted figure within NLL_TOLERANCE (absolute);
+- every NLL, curve point and fitted figure within NLL_TOLERANCE (absolute), a perplexity exp(NLL) within
+  as much relative to it, and its last written decimal;
 - counts (tokens, n-grams, steps, parameters) and the data files exactly;
 - a sample statistic within two standard errors of the committed one over `sample.num` words: what drawing
   another sample would move it by anyway.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NLL_TOLERANCE = 1e-4  # nats: 100 times the largest difference measured between CPU paths and thread counts
+PERPLEXITY_DECIMAL = 1e-4  # a perplexity's last written decimal, which an NLL's 1e-6 can turn over
 
 
 @dataclass
@@ -74,6 +76,9 @@ def number(cell: str) -> int | float:
 def tolerances(path: Path, committed: dict[str, object], num_samples: int) -> dict[str, float]:
     """Each key's tolerance: exact for integers, NLL_TOLERANCE for other numbers, sampling noise for samples."""
     tolerance = {key: 0.0 if isinstance(value, int) else NLL_TOLERANCE for key, value in committed.items()}
+    for key, value in committed.items():
+        if key.endswith("perplexity") and isinstance(value, float):  # exp(NLL), written to 4 decimals
+            tolerance[key] = value * NLL_TOLERANCE + PERPLEXITY_DECIMAL
     if path.parts[-2] == "sample" and path.suffix == ".json":
         for key in ("in_train", "in_val_or_test", "new"):
             tolerance[key] = share_tolerance(committed[key], num_samples)
