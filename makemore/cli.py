@@ -77,15 +77,15 @@ def sample_words(args: argparse.Namespace) -> None:
 def list_models(args: argparse.Namespace) -> None:
     """Each model's family, its params and its val NLL (from its evaluate stage), best first; a model trained with
     other params than params.yaml's (edited since `dvc repro`) shows no NLL, as its metrics are not of these params."""
-    rows, vocab = [], None
+    rows = []
+    vocab = load_vocab(VOCAB_FILE) if Path(VOCAB_FILE).is_file() else None
     for name, params in load_params().models.items():
         metrics = Path(f"metrics/evaluate/{name}.json")
-        vocab = vocab or (load_vocab(VOCAB_FILE) if metrics.is_file() else None)
         try:
             val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
         except (ValueError, KeyError, TypeError):
             raise MakemoreError(f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`") from None
-        if metrics.is_file():
+        if metrics.is_file() and vocab is not None:
             try:
                 load_instance(name, vocab)
             except MakemoreError as e:

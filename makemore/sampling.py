@@ -71,7 +71,7 @@ def first_characters(tokens: torch.Tensor, weights: torch.Tensor, generator: tor
     if empty.any():
         characters = weights[empty].index_fill(1, torch.tensor([BOUNDARY]), 0.0)
         if not (characters.sum(1) > 0).all():
-            raise MakemoreError("the model ends every word before its first character: nothing to sample")
+            raise MakemoreError("temperature and top_k leave the end as the only first token: no word to sample")
         tokens[empty] = torch.multinomial(characters, 1, generator=generator).squeeze(1)
     return tokens
 

@@ -7,8 +7,9 @@ the run-cache skips every stage off that model's branch. The queue runs in tempo
 workspace is left as it is. Experiments this command made earlier from the same commit are replaced.
 It prints the `dvc exp show` table, then the best value of each param chosen on val, and only then
 that choice's test NLL. An experiment that failed is named with where its log is, and never chosen or
-written; Ctrl-C removes the sweep's queued experiments and kills its running ones. Each sweep of numbers is drawn as a curve, tuning/sweeps/NAME.KEY.csv, by `dvc plots show`,
-and the choices go to tuning/best.json.
+written; Ctrl-C removes the sweep's queued experiments and interrupts its running ones. Each sweep of
+numbers is drawn as a curve, tuning/sweeps/NAME.KEY.csv, by `dvc plots show`, and the choices go to
+tuning/best.json.
 """
 
 import argparse
@@ -111,20 +112,19 @@ def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
     if earlier:
         dvc("exp", "remove", *earlier)
         print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
-    names = [experiment_name(param, value) for param, values in sweeps.items() for value in values]
+    runs = {experiment_name(param, value): f"{param}={json.dumps(value)}" for param, values in sweeps.items() for value in values}
     if jobs > 1:  # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     runner = None
     try:
-        for param, values in sweeps.items():
-            for value in values:
-                dvc("exp", "run", "--queue", "--name", experiment_name(param, value), "--set-param", f"{param}={json.dumps(value)}")
-        print(f"Running {len(names)} experiments, {jobs} at a time ...", flush=True)
+        for name, setting in runs.items():
+            dvc("exp", "run", "--queue", "--name", name, "--set-param", setting)
+        print(f"Running {len(runs)} experiments, {jobs} at a time ...", flush=True)
         # a session of its own: every process of the queue's run is in it, whatever process groups DVC makes
         runner = subprocess.Popen(["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         out, err = runner.communicate()
     except KeyboardInterrupt:
-        stop(names, runner.pid if runner else None)
+        stop(list(runs), runner.pid if runner else None)
         raise
     if runner.returncode != 0:
         raise MakemoreError(f"`dvc exp run --run-all` failed:\n{err.strip() or out.strip()}")

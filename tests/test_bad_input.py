@@ -349,24 +349,21 @@ def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_change
     assert refused > 50  # most bytes are the tensors and their names; the rest are zip headers that the reader skips
 
 
-def test_a_model_file_copied_over_another_instances_is_refused(workdir):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("copied", "data/models/count.pt: holds another model than count (copied over it?): run `dvc repro -f train@count`"),
+        ("edited", "data/models/count.pt: trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`"),
+    ],
+)
+def test_a_model_file_that_is_not_what_params_yaml_names_is_refused(workdir, change, message):
     build(workdir, "prepare", "train@count", "train@trigram")
-    shutil.copy(workdir / "data/models/trigram.pt", workdir / "data/models/count.pt")
+    if change == "copied":  # another instance's file under count's name
+        shutil.copy(workdir / "data/models/trigram.pt", workdir / "data/models/count.pt")
+    else:  # params.yaml edited after training, without `dvc repro`
+        set_params(workdir, models__count__k=0.5)
     for stage in ("evaluate", "sample"):
-        assert_fails_with(
-            stage_in_process(workdir, stage, "count"),
-            "data/models/count.pt: holds another model than count (copied over it?): run `dvc repro -f train@count`",
-        )
-
-
-def test_a_model_trained_with_other_params_than_params_yaml_is_refused(workdir):
-    build(workdir, "prepare", "train@count")
-    set_params(workdir, models__count__k=0.5)  # edited after training, without `dvc repro`
-    for stage in ("evaluate", "sample"):
-        assert_fails_with(
-            stage_in_process(workdir, stage, "count"),
-            "data/models/count.pt: trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`",
-        )
+        assert_fails_with(stage_in_process(workdir, stage, "count"), message)
 
 
 def test_a_truncated_artifact_is_never_read_as_valid(workdir):

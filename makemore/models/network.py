@@ -203,10 +203,10 @@ class Network(Model):
         contexts = contexts.long()
         width = contexts.shape[1]
         columns = torch.arange(width)
-        has_start = (contexts == BOUNDARY).any(1)
-        if self.max_word_length is not None and not has_start.all():
+        is_boundary = contexts == BOUNDARY
+        if self.max_word_length is not None and not is_boundary.any(1).all():
             raise MakemoreError(f"a word longer than the {self.max_word_length} characters this model reads whole (data.max_len when it was trained)")
-        start = torch.where(contexts == BOUNDARY, columns, 0).amax(1)
+        start = torch.where(is_boundary, columns, 0).amax(1)
         shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
         return shifted, width - 1 - start
 
