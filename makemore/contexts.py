@@ -66,6 +66,26 @@ def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor
     return distinct.long(), inverse, counts  # int64 keys either way: a model file's types do not depend on the data's size
 
 
+def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tuple[int, torch.Tensor]:
+    """How many distinct contexts of `length` tokens `positions` have, and each position's number among them.
+
+    Built a token further back at a time, as ContextIndex's levels, but only over the positions whose context
+    still reaches into their word: past its start boundary a context is padding, so its number is final. The
+    cost is the words' lengths, not `length` times every position: one long word does not make every short
+    one pay for its length.
+    """
+    ids, count = torch.zeros(len(positions), dtype=torch.long), 1
+    for distance in range(1, length + 1):
+        inside = (positions.offsets >= distance - 1).nonzero().squeeze(1)  # the start boundary, or a character
+        if not len(inside):
+            break
+        _, ranks, _ = numbered(ids[inside] * vocab_size + positions.token_back(distance, inside), count * vocab_size)
+        ids[inside] = count + ranks.long()  # new numbers, apart from those of the contexts already complete
+        count += int(ranks.max()) + 1
+    _, ids, counts = numbered(ids, count)
+    return len(counts), ids
+
+
 def combined(ids: torch.Tensor, vocab_size: int, tokens: torch.Tensor, contexts: int) -> torch.Tensor:
     """ids * V + tokens, for ids below `contexts`: in int32 when that holds every value, else in int64."""
     if contexts * vocab_size >= 2**31:

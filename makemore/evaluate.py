@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from makemore.contexts import ContextIndex, Positions, combined, numbered
+from makemore.contexts import Positions, combined, distinct_contexts, numbered
 
 if TYPE_CHECKING:  # makemore.models imports this module: the n-gram family measures its fit with it
     from makemore.models.base import Model
 
-CHUNK_ENTRIES = 1 << 22  # (contexts x V) log-probabilities held at once
+CHUNK_ENTRIES = 1 << 22  # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
 
 
 def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, int]:
@@ -20,11 +20,12 @@ def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, i
     the same sum as position by position, at the cost of the distinct pairs.
     """
     size = model.vocab.size
-    index, context_ids = ContextIndex.build(positions, model.context_length, size)
-    contexts = index.count
+    contexts, context_ids = distinct_contexts(positions, model.context_length, size)
     pairs, _, pair_counts = numbered(combined(context_ids, size, positions.targets, contexts), contexts * size)
     first = torch.full((contexts,), len(positions)).scatter_reduce(0, context_ids.long(), torch.arange(len(positions)), "amin")
-    chunk = max(CHUNK_ENTRIES // size, 1)
+    in_text_order = first[pairs // size].argsort(stable=True)  # a chunk holds whole words' prefixes: a net reads each word once
+    pairs, pair_counts = pairs[in_text_order], pair_counts[in_text_order]
+    chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
     total, zeros = 0.0, 0
     for start in range(0, len(pairs), chunk):
         codes, counts = pairs[start : start + chunk], pair_counts[start : start + chunk]

@@ -4,14 +4,19 @@
 """
 
 import time
+from pathlib import Path
 
 from dvclive import Live
 
+import makemore
 from makemore import MakemoreError
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
+from makemore.training import Checkpoint
+
+INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", "val.txt")]
 
 
 def main() -> None:
@@ -20,12 +25,15 @@ def main() -> None:
     max_len = load_params().data.max_len
     vocab = load_vocab("data/prepared/vocab.json")
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
+    # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
+    code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
+    checkpoint = Checkpoint.of(f"checkpoints/{name}.pt", [config.model_dump(), max_len], INPUTS + code)
     started = time.perf_counter()
     try:
-        training = FAMILIES[config.family].fit(config, vocab, train, val, max_len)
+        training = FAMILIES[config.family].fit(config, vocab, train, val, max_len, checkpoint)
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started if training.seconds is None else training.seconds
     save_model(model_file(name), training.model, name)
     with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:  # dvc.yaml declares its files
         for row in training.curve:
@@ -36,6 +44,7 @@ def main() -> None:
         live.summary |= training.summary
     # the one output that differs from run to run: kept out of the model and metrics files that must not
     write_json(f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]})
+    checkpoint.remove()
 
 
 if __name__ == "__main__":

@@ -245,6 +245,22 @@ def test_bad_model_params_name_the_model_the_key_and_the_value(workdir, model, k
     assert str(error.value) == f"{workdir / 'params.yaml'}: {message}"
 
 
+@pytest.mark.parametrize(
+    "model, sizes, message",
+    [
+        ("mlp", {"context": 64, "embedding": 4096, "hidden": 65536}, "models.big.hidden = 65536 is too large: training would need about"),
+        ("gru", {"hidden": 4096, "batch_size": 65536}, "models.big.batch_size = 65536 is too large: training would need about"),
+    ],
+)
+def test_a_net_too_large_for_the_memory_is_refused_before_it_is_built(workdir, model, sizes, message):
+    build(workdir, "prepare")
+    set_params(workdir, models__big=instance_config(model, workdir / "params.yaml").model_dump() | sizes)
+    result = stage_in_process(workdir, "train", "big")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"error: {message}") and "GB of memory" in result.stderr and result.stderr.rstrip().endswith("GB of this machine")
+    assert not (workdir / "data/models").exists() and not (workdir / "metrics/train").exists()
+
+
 def test_the_seed_range_is_what_torch_generator_takes():
     torch.Generator().manual_seed(0)
     torch.Generator().manual_seed(MAX_SEED)

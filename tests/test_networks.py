@@ -2,7 +2,11 @@
 
 import json
 import math
+import os
 import shutil
+import signal
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +19,8 @@ from makemore.contexts import Positions
 from makemore.evaluate import score, total_log_likelihood
 from makemore.models import FAMILIES, load_model, save_model
 from makemore.sampling import generate
+from makemore.models.network import EVAL_TOKENS, length_chunks
+from makemore.training import FORECAST_AFTER, Checkpoint, Forecast
 from makemore.vocab import BOUNDARY, Vocabulary
 
 NETWORKS = ["mlp", "rnn", "transformer"]
@@ -39,12 +45,14 @@ def data() -> tuple[Vocabulary, Positions, Positions]:
 
 
 @pytest.fixture(scope="module", params=NETWORKS)
-def trained(request, data):
+def trained(request, data, tmp_path_factory):
     vocab, train, val = data
-    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val, max_len=MAX_LEN)
+    checkpoint = Checkpoint(tmp_path_factory.mktemp(request.param) / "checkpoint.pt", key="tiny")
+    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint), checkpoint
 
 
 def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
+    trained, _ = trained
     vocab, _, _ = data
     curve = trained.curve
     assert curve[0]["val"] == pytest.approx(math.log(vocab.size), abs=0.1)  # part 3's initialisation: no confident guesses
@@ -54,6 +62,7 @@ def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
 
 
 def test_the_kept_model_is_the_checkpoint_with_the_best_val_nll(trained, data):
+    trained, _ = trained
     _, _, val = data
     best = min(trained.curve, key=lambda row: row["val"])
     assert trained.summary["best_step"] == best["step"]
@@ -62,6 +71,7 @@ def test_the_kept_model_is_the_checkpoint_with_the_best_val_nll(trained, data):
 
 
 def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
+    trained, _ = trained
     vocab, _, val = data
     reach = math.inf if trained.model.config.family == "mlp" else trained.model.context_length  # an MLP reads any word
     words = [word for word in default_words()[1200:1240] if len(word) < reach]
@@ -80,6 +90,7 @@ def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
 
 
 def test_a_word_of_max_len_characters_is_read_whole_and_a_longer_one_is_refused(trained, data):
+    trained, _ = trained
     vocab, _, _ = data
     model = trained.model
     longest = "".join(vocab.chars[i % len(vocab.chars)] for i in range(MAX_LEN))  # longer than any train word
@@ -108,6 +119,7 @@ def test_a_net_whose_val_nll_never_falls_writes_no_model(data):
 
 
 def test_a_later_character_does_not_change_earlier_predictions(trained, data):
+    trained, _ = trained
     vocab, _, _ = data
     net = trained.model.net
     width = net.context_length
@@ -121,7 +133,94 @@ def test_a_later_character_does_not_change_earlier_predictions(trained, data):
         assert not torch.allclose(after[:, position], before[:, position])
 
 
+def test_a_run_resumed_from_its_last_checkpoint_ends_as_the_uninterrupted_run(trained, data):
+    """The checkpoint left after the last row but one (a run killed before its end) goes on to the same curve and
+    weights: dropout, the batches and AdamW's moments resume where they were."""
+    trained, checkpoint = trained
+    vocab, train, val = data
+    assert torch.load(checkpoint.path, weights_only=True)["step"] == TRAINING["steps"] - TRAINING["eval_every"] + 1
+    resumed = FAMILIES[trained.model.config.family].fit(trained.model.config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
+    assert resumed.curve == trained.curve and resumed.summary == trained.summary
+    assert resumed.model.tensors().keys() == trained.model.tensors().keys()
+    assert all(torch.equal(resumed.model.tensors()[k], v) for k, v in trained.model.tensors().items())
+
+
+def test_a_checkpoint_of_another_run_or_a_damaged_one_is_not_resumed(data, tmp_path, capfd):
+    vocab, train, val = data
+    config = tiny("rnn", steps=20)
+    checkpoint = Checkpoint(tmp_path / "checkpoint.pt", key="one run")
+    first = FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
+    other = Checkpoint(checkpoint.path, key="another run")
+    assert FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=other).curve == first.curve
+    assert "resuming" not in capfd.readouterr().err
+    checkpoint.path.write_bytes(checkpoint.path.read_bytes()[:1000])  # a write cut short
+    assert FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint).curve == first.curve
+    assert capfd.readouterr().err.splitlines() == [f"warning: {checkpoint.path}: not a readable checkpoint, so training starts over"]
+
+
+def test_a_checkpoint_key_holds_the_settings_and_the_contents_of_the_files(tmp_path):
+    (tmp_path / "train.txt").write_text("emma\n")
+    key = Checkpoint.of("checkpoint.pt", {"lr": 0.1}, [tmp_path / "train.txt"]).key
+    assert Checkpoint.of("checkpoint.pt", {"lr": 0.1}, [tmp_path / "train.txt"]).key == key
+    assert Checkpoint.of("checkpoint.pt", {"lr": 0.2}, [tmp_path / "train.txt"]).key != key
+    (tmp_path / "train.txt").write_text("emmy\n")
+    assert Checkpoint.of("checkpoint.pt", {"lr": 0.1}, [tmp_path / "train.txt"]).key != key
+
+
+def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_of_an_uninterrupted_run(project):
+    project.set_params(models__tiny=TINY["rnn"] | TRAINING | {"layers": 1, "hidden": 16, "batch_size": 16, "steps": 1000, "eval_every": 100})
+    checkpoint = project.path / "checkpoints/tiny.pt"
+    repro = subprocess.Popen(["dvc", "repro", "train@tiny"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)  # fmt: skip
+    while (step := saved_step(checkpoint)) < 500:
+        assert repro.poll() is None, repro.communicate()
+    os.killpg(repro.pid, signal.SIGINT)  # a Ctrl-C reaches every process of the terminal's foreground group
+    assert repro.wait(timeout=120) != 0
+    assert not (project.path / "data/models/tiny.pt").exists()
+    step = saved_step(checkpoint)
+    assert 500 <= step < 1000
+    assert project.repro("train@tiny") == ["train@tiny"]
+    assert f"resuming from step {step} (checkpoints/tiny.pt)" in project.last.stderr
+    assert not checkpoint.exists()  # removed once the stage's outputs are written
+    resumed = project.outputs()
+    assert project.repro("--force", "--single-item", "train@tiny") == ["train@tiny"]
+    assert "resuming" not in project.last.stderr
+    assert project.outputs() == resumed
+
+
+def saved_step(checkpoint: Path) -> int:
+    """The step a checkpoint resumes from; 0 while there is none."""
+    try:
+        return torch.load(checkpoint, weights_only=True)["step"]
+    except FileNotFoundError:
+        return 0
+
+
+def test_words_are_read_in_chunks_of_similar_length_within_the_budget():
+    ends = sorted([3] * 5000 + [7] * 9000 + [15] * 4000 + [40_000, 99_999])
+    chunks = list(length_chunks(ends))
+    assert [first for first, _ in chunks] == [0, *(last for _, last in chunks[:-1])] and chunks[-1][1] == len(ends)  # all, once
+    for first, last in chunks:
+        assert (last - first) * (ends[last - 1] + 1) <= EVAL_TOKENS or last == first + 1  # a word too long is read alone
+        assert last == len(ends) or (last - first + 1) * (ends[last] + 1) > EVAL_TOKENS  # as many as fit
+    assert chunks[-2:] == [(len(ends) - 2, len(ends) - 1), (len(ends) - 1, len(ends))]
+
+
+def test_a_run_forecast_to_take_hours_says_so_once_and_a_short_one_says_nothing(capsys):
+    forecast = Forecast(total=3000)
+    forecast.done(5, now=forecast.started + FORECAST_AFTER / 2)  # too early to tell
+    forecast.done(6, now=forecast.started + 11)
+    forecast.done(7, now=forecast.started + 12)
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: at its pace so far (6 steps in 11 s), this run takes about 1.5 more hours for its 3,000 steps; Ctrl-C stops it"
+    ]
+    short = Forecast(total=3000, initial=1000)
+    short.done(1500, now=short.started + 60)
+    assert capsys.readouterr().err == ""
+
+
 def test_a_checkpoint_round_trips(trained, data, tmp_path):
+    trained, _ = trained
     vocab, _, val = data
     save_model(tmp_path / "model.pt", trained.model, "model")
     loaded = load_model(tmp_path / "model.pt", vocab, "model")

@@ -6,7 +6,7 @@ import torch
 from helpers import default_words
 from makemore import MakemoreError
 from makemore.bigram import count_bigrams, row_normalised
-from makemore.contexts import ContextIndex, Positions, numbered
+from makemore.contexts import ContextIndex, Positions, distinct_contexts, numbered
 from makemore.vocab import Vocabulary, split_words
 
 
@@ -123,6 +123,17 @@ def test_contexts_are_padded_with_the_boundary_before_each_word():
     shown = ["".join(vocab.labels[i] for i in row) + ">" + vocab.labels[t] for row, t in zip(contexts.tolist(), positions.targets.tolist())]
     assert shown == ["...>e", "..e>m", ".em>m", "emm>a", "mma>.", "...>a", "..a>v", ".av>a", "ava>."]
     assert positions.contexts(0, torch.arange(2)).shape == (2, 0)
+
+
+def test_distinct_contexts_numbers_equal_contexts_alike_and_different_ones_apart(names):
+    vocab = Vocabulary.from_words(names)
+    positions = Positions.of(vocab, [*names[:300], "ab" * 60])  # and a word far longer than the others
+    for length in (0, 1, 3, 50, 200):
+        count, ids = distinct_contexts(positions, length, vocab.size)
+        rows = [tuple(row) for row in positions.contexts(length, torch.arange(len(positions))).tolist()]
+        pairs = set(zip(rows, ids.tolist()))  # one number per context, and as many numbers as contexts: a bijection
+        assert len(pairs) == len(set(rows)) == len(set(ids.tolist())) == count
+        assert set(ids.tolist()) == set(range(count))
 
 
 def test_the_context_index_finds_every_seen_context_and_only_those(names):

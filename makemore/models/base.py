@@ -7,6 +7,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from makemore.contexts import Positions
+from makemore.training import Checkpoint
 from makemore.vocab import Vocabulary
 
 
@@ -22,7 +23,7 @@ class Training:
     model: "Model"
     curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
     summary: dict[str, object] = field(default_factory=dict)  # what a family reports of its fit (metrics/train/NAME/metrics.json)
-    seconds: list[float] = field(default_factory=list)  # wall time of each curve row since the fit began (never in a file)
+    seconds: float | None = None  # wall time of the fit, with the interrupted runs it resumed; None: the stage measures it
 
 
 class Model(ABC):
@@ -53,9 +54,12 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
+    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
+            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
         """Fit on the train positions; `val` may only be watched (a curve), never fitted. `max_len` is the longest
         word that any split or caller may give it (data.max_len): a model that reads whole words reads that many.
+        A family that trains for long keeps its state in `checkpoint` as it goes, and resumes from it; the others
+        ignore it.
 
         A MakemoreError it raises starts with the param to blame, `key = value`: the stage names the model before it.
         """

@@ -6,8 +6,11 @@ and a cosine decay, seeded, on random batches of train words; every `eval_every`
 NLL (evaluate.py's, the same as the count models') is measured and the best checkpoint kept.
 """
 
+import bisect
 import math
+import sys
 import time
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -20,11 +23,11 @@ from makemore.contexts import Positions
 from makemore.evaluate import total_log_likelihood
 from makemore.models.base import FamilyConfig, Model, Training
 from makemore.params import Seed
-from makemore.training import MAX_CURVE_POINTS, progress
+from makemore.training import MAX_CURVE_POINTS, Checkpoint, Forecast, machine_memory, progress
 from makemore.vocab import BOUNDARY, Vocabulary
 
 IGNORED = -1  # the target after a word's end, where a batch of words is padded
-EVAL_ROWS = 4096  # words run through the net at once when predicting
+EVAL_TOKENS = 1 << 16  # positions (words x their width) run through the net at once when predicting
 
 
 class NetworkConfig(FamilyConfig):
@@ -103,7 +106,7 @@ class Network(Model):
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         words, last = self.from_word_start(contexts)
-        return self.word_log_probs(words, last)[torch.arange(len(words)), last]
+        return self.word_log_probs(words, last, torch.arange(len(words)), last)
 
     def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The net reads each distinct word once, from its start, and answers for every context that is a prefix of
@@ -126,35 +129,48 @@ class Network(Model):
         readers, reader_of = torch.unique(reader, return_inverse=True)
         inputs = distinct[readers, :-1].clamp(min=BOUNDARY)
         ends = (distinct[readers] != IGNORED).sum(1) - 2
-        return self.word_log_probs(inputs, ends)[reader_of[inverse], last, tokens.long()]
+        log_probs = self.word_log_probs(inputs, ends, reader_of[inverse], last)
+        return log_probs.gather(1, tokens.long().unsqueeze(1)).squeeze(1)
 
     @torch.no_grad()
-    def word_log_probs(self, words: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """(B, T) words from their start, and the last position to read in each -> (B, T, V) log-probabilities,
-        up to each row's end. The words are read in chunks of similar length, each as wide as its longest."""
-        log_probs = torch.zeros(*words.shape, self.vocab.size)
+    def word_log_probs(self, words: torch.Tensor, ends: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """(B, T) words from their start and the last position to read in each -> (N, V) log-probabilities at the N
+        positions (rows, columns). The words are read in chunks of similar length, each as wide as its longest and
+        of at most EVAL_TOKENS positions (or one word): a long word costs its own length, not every word's."""
+        log_probs = torch.empty(len(rows), self.vocab.size)
         order = ends.argsort(stable=True)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(len(order))
+        asked = rank[rows].argsort(stable=True)  # the positions, word by word in the order the words are read
+        asked_ranks = rank[rows][asked]
         device = next(self.net.parameters()).device  # a GPU's while training there
-        for start in range(0, len(words), EVAL_ROWS):
-            chunk = order[start : start + EVAL_ROWS]
-            width = int(ends[chunk].max()) + 1
-            log_probs[chunk, :width] = self.net(words[chunk, :width].to(device)).log_softmax(-1).cpu()
+        for first, last in length_chunks(ends[order].tolist()):
+            width = int(ends[order[last - 1]]) + 1
+            logits = self.net(words[order[first:last], :width].to(device))  # (b, width, V)
+            at = asked[torch.searchsorted(asked_ranks, first) : torch.searchsorted(asked_ranks, last)]
+            log_probs[at] = logits[rank[rows[at]] - first, columns[at]].log_softmax(-1).cpu()
         return log_probs
 
     @classmethod
-    def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
+    def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
+            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
         inputs, targets, characters = padded_words(train)
+        check_memory(cls, config, vocab.size, cls.reach(config, max_len), int(characters.max()) + 1, device)
         torch.manual_seed(config.seed)
         net = cls.Net(config, vocab.size, cls.reach(config, max_len)).to(device)
         model = cls(config, vocab, net)
         optimizer = torch.optim.AdamW(parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True)
         batches = torch.Generator().manual_seed(config.seed)
-        curve, seconds, best = [], [], {"val": math.inf}
-        started = time.perf_counter()
+        run = {"step": 0, "curve": [], "best": {"val": math.inf}, "seconds": 0.0}  # what a checkpoint holds, with the states
+        if checkpoint and (saved := checkpoint.load()):
+            run = resume(saved, net, optimizer, batches, device)
+        curve, best = run["curve"], run["best"]
+        started = time.perf_counter() - run["seconds"]
         train_sum, train_tokens = 0.0, 0
-        with progress(desc="train", total=config.steps, unit="step") as bar:
-            for step in range(config.steps + 1):
+        forecast = Forecast(config.steps, initial=run["step"])
+        with progress(desc="train", total=config.steps, unit="step", initial=run["step"]) as bar:
+            for step in range(run["step"], config.steps + 1):
                 rows = torch.randint(len(inputs), (config.batch_size,), generator=batches)
                 width = int(characters[rows].max()) + 1
                 xs, ys = inputs[rows, :width].to(device), targets[rows, :width].to(device)
@@ -165,10 +181,10 @@ class Network(Model):
                     raise MakemoreError(f"lr = {config.lr:g} is too large: the loss became {loss.item()} at step {step}; try a smaller lr")
                 tokens = int((ys != IGNORED).sum())
                 train_sum, train_tokens = train_sum + loss.item() * tokens, train_tokens + tokens
-                if step % config.eval_every == 0 or step == config.steps:  # train: the mean batch loss since the last row
+                measured = step % config.eval_every == 0 or step == config.steps
+                if measured:  # train: the mean batch loss since the last row
                     val_nll = -total_log_likelihood(model.evaluating(), val)[0] / len(val)
                     curve.append({"step": step, "train": train_sum / train_tokens, "val": val_nll})
-                    seconds.append(time.perf_counter() - started)
                     train_sum, train_tokens = 0.0, 0
                     if step == 0 or val_nll < best["val"]:
                         best = {"val": val_nll, "step": step, "weights": {k: v.detach().clone() for k, v in net.state_dict().items()}}
@@ -181,6 +197,9 @@ class Network(Model):
                 loss.backward()
                 optimizer.step()
                 bar.update()
+                forecast.done(step + 1)
+                if checkpoint and measured:  # after the row's update, with no train loss summed since the row
+                    checkpoint.save(snapshot(step + 1, curve, best, time.perf_counter() - started, net, optimizer, batches))
         if best["step"] == 0 and config.steps > 0:
             raise MakemoreError(f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({best['val']:.4f} at step 0): "
                                 "nothing was learned, so no model is written; try a smaller lr")  # fmt: skip
@@ -191,7 +210,7 @@ class Network(Model):
             "best_val_nll": round(best["val"], 6),
             "parameters": sum(p.numel() for p in net.parameters()),
         }
-        return Training(model.evaluating(), curve, summary, seconds)
+        return Training(model.evaluating(), curve, summary, seconds=time.perf_counter() - started)
 
     def from_word_start(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Contexts shifted left to start at their word's start (the last boundary in them), and where each now ends.
@@ -213,6 +232,78 @@ class Network(Model):
     def evaluating(self) -> "Network":
         self.net.eval()  # no dropout
         return self
+
+
+def check_memory(family: type[Network], config: NetworkConfig, vocab_size: int, context_length: int, width: int, device: torch.device) -> None:
+    """Refuse, before any is allocated, a net whose training would not fit in the memory of the machine (or of its
+    GPU); warn when it would take more than half.
+
+    The net is built on torch's meta device, which allocates nothing: its weights are counted 5 times (the
+    weights, their gradients, AdamW's two moments, the best ones kept), and one forward pass of a batch of the
+    longest train words gives the activations kept for the backward pass (saved_tensors_hooks adds them up);
+    the evaluation reads up to EVAL_TOKENS positions at once without keeping them.
+    """
+    activations, counted = 0, set()
+
+    def kept(tensor: torch.Tensor) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them at every step)
+        nonlocal activations
+        if id(tensor) not in counted and id(tensor if tensor._base is None else tensor._base) not in weight_ids:
+            activations += tensor.numel() * tensor.element_size()
+            counted.add(id(tensor))  # the graph holds the tensor until the pass is over: its id is not reused
+        return tensor
+
+    with torch.device("meta"):
+        net = family.Net(config, vocab_size, context_length).train()
+        weight_ids = {id(weights) for weights in net.parameters()}
+        with torch.autograd.graph.saved_tensors_hooks(kept, lambda tensor: tensor):
+            logits = net(torch.zeros(config.batch_size, width, dtype=torch.long))  # (B, T, V)
+        del logits
+    weights = sum(p.numel() * p.element_size() for p in net.parameters())
+    batch_tokens = config.batch_size * width
+    needed = 5 * weights + max(activations, activations * EVAL_TOKENS // batch_tokens)
+    memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else machine_memory()
+    where = "this GPU" if device.type == "cuda" else "this machine"
+    if needed <= memory // 2:
+        return
+    sizes = {key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int}
+    blamed = "batch_size" if activations > weights or not sizes else max(sizes, key=sizes.get)
+    estimate = (f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their gradients, AdamW's moments "
+                f"and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: {activations / 1e9:.1f} GB)")  # fmt: skip
+    if needed > memory:
+        raise MakemoreError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}, more than the {memory / 1e9:.1f} GB of {where}")
+    print(f"warning: {estimate}, more than half of the {memory / 1e9:.1f} GB of {where}", file=sys.stderr)
+
+
+def snapshot(step: int, curve: list[dict], best: dict, seconds: float, net: nn.Module, optimizer: torch.optim.Optimizer,
+             batches: torch.Generator) -> dict:  # fmt: skip
+    """Everything a run needs to go on from `step` as if it had never stopped: the weights, AdamW's moments, the
+    batches' and dropout's random states, the curve so far and the best model."""
+    random = {"batches": batches.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        random["cuda"] = torch.cuda.get_rng_state_all()
+    return {"step": step, "curve": curve, "best": best, "seconds": seconds, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "random": random}
+
+
+def resume(saved: dict, net: nn.Module, optimizer: torch.optim.Optimizer, batches: torch.Generator, device: torch.device) -> dict:
+    """Put a snapshot's states back in place; the run's step, curve, best and seconds."""
+    net.load_state_dict(saved["net"])
+    optimizer.load_state_dict(saved["optimizer"])
+    batches.set_state(saved["random"]["batches"])
+    torch.set_rng_state(saved["random"]["torch"])
+    if "cuda" in saved["random"] and device.type == "cuda":
+        torch.cuda.set_rng_state_all(saved["random"]["cuda"])
+    return saved
+
+
+def length_chunks(ends: list[int]) -> Iterator[tuple[int, int]]:
+    """Slices [first, last) of words sorted by length (`ends`, the last position of each) whose words, each padded
+    to the longest of its slice, hold at most EVAL_TOKENS positions; a word longer than that is a slice alone."""
+    first = 0
+    while first < len(ends):
+        fitting = bisect.bisect_right(range(first + 1, len(ends) + 1), EVAL_TOKENS, key=lambda last: (last - first) * (ends[last - 1] + 1))
+        last = first + max(fitting, 1)
+        yield first, last
+        first = last
 
 
 def padded_words(positions: Positions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

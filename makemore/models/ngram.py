@@ -28,6 +28,7 @@ from makemore import MakemoreError
 from makemore.contexts import ContextIndex, Positions, combined, numbered
 from makemore.evaluate import total_log_likelihood
 from makemore.models.base import FamilyConfig, Model, Training
+from makemore.training import Checkpoint
 from makemore.vocab import Vocabulary
 
 MAX_ORDER = 10
@@ -67,7 +68,8 @@ class NGram(Model):
         return self.config.order - 1
 
     @classmethod
-    def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
+    def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
+            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
         size = vocab.size
         keys, ngrams, counts = [], [], []
         for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):

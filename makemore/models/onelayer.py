@@ -17,7 +17,7 @@ from makemore.contexts import ContextIndex, Positions, combined
 from makemore.models.base import FamilyConfig, Model, Training
 from makemore.models.ngram import MAX_ORDER
 from makemore.params import Seed
-from makemore.training import progress, recorded
+from makemore.training import Checkpoint, Forecast, progress, recorded
 from makemore.vocab import Vocabulary
 
 MAX_WEIGHTS = 1 << 27  # entries of W (512 MB of float32) beyond which fitting is refused
@@ -61,7 +61,8 @@ class OneLayer(Model):
         return cls(config, vocab, index, W)
 
     @classmethod
-    def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int) -> Training:
+    def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
+            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
@@ -75,6 +76,7 @@ class OneLayer(Model):
         optimum = maximum_likelihood_nll(train_counts)
         W = torch.randn((contexts, size), generator=torch.Generator().manual_seed(config.seed), requires_grad=True)
         curve = []
+        forecast = Forecast(config.steps)
         with progress(desc="train", total=config.steps, unit="step") as bar:
             for step in range(config.steps + 1):
                 train_nll = data_loss(W, train_counts)
@@ -93,6 +95,7 @@ class OneLayer(Model):
                 with torch.no_grad():
                     W -= config.lr * W.grad
                 bar.update()
+                forecast.done(step + 1)
         W = W.detach()
         summary = {
             "gap_to_optimum": round(curve[-1]["train"] - optimum, 6),
