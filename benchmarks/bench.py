@@ -71,7 +71,9 @@ def pipeline_step(W: torch.Tensor, counts: torch.Tensor, lr: float, reg: float) 
     return loss.item()
 
 
-def steps_to_target(step, W: torch.Tensor, train_nll, optimum: float, cap_seconds: float) -> tuple[int, float, float]:
+def steps_to_target(
+    step, W: torch.Tensor, train_nll, optimum: float, cap_seconds: float
+) -> tuple[int, float, float]:
     """Steps and seconds of training until the train NLL is within TARGET_GAP of `optimum`, or the cap."""
     start, steps = time.perf_counter(), 0
     while (gap := train_nll(W) - optimum) >= TARGET_GAP and time.perf_counter() - start < cap_seconds:
@@ -112,8 +114,10 @@ def main() -> None:
     nn = params.models["nn"]
     lr, reg = nn["lr"], nn["reg"]
 
-    print(f"Default data: {len(words):,} words, {len(xs):,} bigrams, V = {vocab.size}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n")  # fmt: skip
+    print(
+        f"Default data: {len(words):,} words, {len(xs):,} bigrams, V = {vocab.size}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n"
+    )
     print("| what | lecture's way | pipeline | pipeline is | target |")
     print("| --- | --- | --- | --- | --- |")
 
@@ -122,33 +126,79 @@ def main() -> None:
     lecture = time.perf_counter() - start
     assert torch.equal(lecture_result.long(), counts)  # the same counts, or the race is void
     pipeline = best_time(lambda: count_bigrams(vocab, words), repeats=5)
-    row("count all bigrams (encoding included)", f"{lecture:.2f} s", f"{pipeline * 1e3:.1f} ms", f"{lecture / pipeline:,.0f}x faster", ">= 100x")
+    row(
+        "count all bigrams (encoding included)",
+        f"{lecture:.2f} s",
+        f"{pipeline * 1e3:.1f} ms",
+        f"{lecture / pipeline:,.0f}x faster",
+        ">= 100x",
+    )
 
     W0 = torch.randn((vocab.size, vocab.size), generator=torch.Generator().manual_seed(nn["seed"]))
     W = W0.clone().requires_grad_()
     lecture = best_time(lambda: lecture_step(W, xs, ys, lr, reg), repeats=5)
     W = W0.clone().requires_grad_()
     pipeline = best_time(lambda: pipeline_step(W, counts.float(), lr, reg), repeats=50)
-    row("one training step (loss, backward, update)", f"{lecture * 1e3:.1f} ms", f"{pipeline * 1e3:.3f} ms", f"{lecture / pipeline:,.0f}x faster", ">= 100x")
+    row(
+        "one training step (loss, backward, update)",
+        f"{lecture * 1e3:.1f} ms",
+        f"{pipeline * 1e3:.3f} ms",
+        f"{lecture / pipeline:,.0f}x faster",
+        ">= 100x",
+    )
 
     counts_f = counts.float()
     W = W0.clone().requires_grad_()
-    steps, pipeline, gap = steps_to_target(lambda W: pipeline_step(W, counts_f, lr, reg), W, lambda W: data_loss(W, counts_f).item(), optimum, 60.0)
+    steps, pipeline, gap = steps_to_target(
+        lambda W: pipeline_step(W, counts_f, lr, reg),
+        W,
+        lambda W: data_loss(W, counts_f).item(),
+        optimum,
+        60.0,
+    )
     W = W0.clone().requires_grad_()
     lecture_nll = lambda W: F.cross_entropy(W.detach()[xs], ys).item()  # noqa: E731
-    lecture_steps, lecture, lecture_gap = steps_to_target(lambda W: lecture_step(W, xs, ys, lr, reg), W, lecture_nll, optimum, LECTURE_CAP_SECONDS)
-    reached = f"{lecture:.1f} s ({lecture_steps} steps)" if lecture_gap < TARGET_GAP else f"not in {LECTURE_CAP_SECONDS:.0f} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
-    ratio = f"{lecture / pipeline:,.0f}x faster" if lecture_gap < TARGET_GAP else f"> {lecture / pipeline:,.0f}x faster"
-    row(f"train to within {TARGET_GAP} nats of the optimum {optimum:.5f} (lr {lr:g}, reg {reg:g})", reached, f"{pipeline:.3f} s ({steps} steps, {gap:.5f} above)", ratio, "< 1 s")
+    lecture_steps, lecture, lecture_gap = steps_to_target(
+        lambda W: lecture_step(W, xs, ys, lr, reg), W, lecture_nll, optimum, LECTURE_CAP_SECONDS
+    )
+    reached = (
+        f"{lecture:.1f} s ({lecture_steps} steps)"
+        if lecture_gap < TARGET_GAP
+        else f"not in {LECTURE_CAP_SECONDS:.0f} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
+    )
+    ratio = (
+        f"{lecture / pipeline:,.0f}x faster"
+        if lecture_gap < TARGET_GAP
+        else f"> {lecture / pipeline:,.0f}x faster"
+    )
+    row(
+        f"train to within {TARGET_GAP} nats of the optimum {optimum:.5f} (lr {lr:g}, reg {reg:g})",
+        reached,
+        f"{pipeline:.3f} s ({steps} steps, {gap:.5f} above)",
+        ratio,
+        "< 1 s",
+    )
 
     splits = split_words(words, params.split.fractions, params.split.seed)
     positions = {split: Positions.of(vocab, split_words_) for split, split_words_ in splits.items()}
     for smoothing, extra in (("additive", {"k": 0.1}), ("kneser_ney", {})):
-        seconds = {order: best_time(lambda: ngram_seconds(NGramConfig(family="ngram", order=order, smoothing=smoothing, **extra), vocab, positions), repeats=3)
-                   for order in range(1, 7)}  # fmt: skip
+        seconds = {
+            order: best_time(
+                lambda order=order, smoothing=smoothing, extra=extra: ngram_seconds(
+                    NGramConfig(family="ngram", order=order, smoothing=smoothing, **extra), vocab, positions
+                ),
+                repeats=3,
+            )
+            for order in range(1, 7)
+        }
         slowest = max(seconds, key=seconds.get)
-        row(f"fit an n-gram model ({smoothing}) and evaluate it on every split, orders 1 to 6", "",
-            ", ".join(f"{seconds[order]:.2f} s" for order in seconds), f"slowest: order {slowest}, {seconds[slowest]:.2f} s", "< 1 s")  # fmt: skip
+        row(
+            f"fit an n-gram model ({smoothing}) and evaluate it on every split, orders 1 to 6",
+            "",
+            ", ".join(f"{seconds[order]:.2f} s" for order in seconds),
+            f"slowest: order {slowest}, {seconds[slowest]:.2f} s",
+            "< 1 s",
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
@@ -157,13 +207,35 @@ def main() -> None:
             path = project / outputs
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         scratch = timed(["dvc", "repro"], project)
-        stages = len(subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=project, check=True, capture_output=True, text=True).stdout.split())
+        stages = len(
+            subprocess.run(
+                ["dvc", "stage", "list", "--name-only"],
+                cwd=project,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        )
         noop = min(timed(["dvc", "repro"], project) for _ in range(3))
         python = min(timed([sys.executable, "-c", "pass"], project) for _ in range(3))
         torch_import = min(timed([sys.executable, "-c", "import torch"], project) for _ in range(3)) - python
-        dvc_import = min(timed([sys.executable, "-c", "import dvc.cli, dvc.repo"], project) for _ in range(3)) - python
-    row(f"`dvc repro` from scratch ({stages} stages)", "", f"{scratch:.1f} s", f"{stages} x (python + import torch) = {stages * (python + torch_import):.1f} s, {stages * (python + torch_import) / scratch:.0%} of it", "")
-    row("no-op `dvc repro`", "", f"{noop:.2f} s", f"python + import dvc = {python + dvc_import:.2f} s, {(python + dvc_import) / noop:.0%} of it", "< 2 s")
+        dvc_import = (
+            min(timed([sys.executable, "-c", "import dvc.cli, dvc.repo"], project) for _ in range(3)) - python
+        )
+    row(
+        f"`dvc repro` from scratch ({stages} stages)",
+        "",
+        f"{scratch:.1f} s",
+        f"{stages} x (python + import torch) = {stages * (python + torch_import):.1f} s, {stages * (python + torch_import) / scratch:.0%} of it",
+        "",
+    )
+    row(
+        "no-op `dvc repro`",
+        "",
+        f"{noop:.2f} s",
+        f"python + import dvc = {python + dvc_import:.2f} s, {(python + dvc_import) / noop:.0%} of it",
+        "< 2 s",
+    )
 
 
 if __name__ == "__main__":

@@ -71,13 +71,20 @@ def exact_val_nll(net: TransformerNet, config, vocab: Vocabulary, val: Positions
     return nll
 
 
-def straightforward(config, vocab: Vocabulary, splits: dict[str, list[str]], val: Positions, block: int) -> list[tuple[int, float, float]]:
+def straightforward(
+    config, vocab: Vocabulary, splits: dict[str, list[str]], val: Positions, block: int
+) -> list[tuple[int, float, float]]:
     """(step, seconds on the loop's clock, exact val NLL) every MEASURE_EVERY steps."""
     torch.manual_seed(config.seed)
     net = TransformerNet(config, vocab.size, block)
     optimizer = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8)
     train_set, val_set = WordDataset(vocab, splits["train"], block), WordDataset(vocab, splits["val"], block)
-    sampler = RandomSampler(train_set, replacement=True, num_samples=int(1e10), generator=torch.Generator().manual_seed(config.seed))
+    sampler = RandomSampler(
+        train_set,
+        replacement=True,
+        num_samples=int(1e10),
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     batches = iter(DataLoader(train_set, batch_size=BATCH, sampler=sampler))
     measured, clock = [(0, 0.0, exact_val_nll(net, config, vocab, val))], 0.0
     for step in range(1, LOOP_STEPS + 1):
@@ -109,8 +116,11 @@ def main() -> None:
     splits = split_words(words, params.split.fractions, params.split.seed)
     train, val = Positions.of(vocab, splits["train"]), Positions.of(vocab, splits["val"])
     block = max(map(len, splits["train"])) + 1
-    print(f"The `transformer` instance: {config.layers} layers, {config.heads} heads, embedding {config.embedding}, "
-          f"dropout {config.dropout}; torch {torch.__version__}, {torch.get_num_threads()} threads\n", flush=True)  # fmt: skip
+    print(
+        f"The `transformer` instance: {config.layers} layers, {config.heads} heads, embedding {config.embedding}, "
+        f"dropout {config.dropout}; torch {torch.__version__}, {torch.get_num_threads()} threads\n",
+        flush=True,
+    )
 
     loop = straightforward(config, vocab, splits, val, block)
     target = loop[-1][2]
@@ -123,13 +133,19 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for name, points, reached in (
         (f"straightforward: batch {BATCH}, AdamW lr {LR:g} constant, DataLoader", loop, loop_reached),
-        (f"pipeline: batch {config.batch_size}, AdamW lr {config.lr:g}, {config.warmup} warm-up steps, cosine to {config.min_lr:g}", pipeline, pipeline_reached),
+        (
+            f"pipeline: batch {config.batch_size}, AdamW lr {config.lr:g}, {config.warmup} warm-up steps, cosine to {config.min_lr:g}",
+            pipeline,
+            pipeline_reached,
+        ),
     ):
         best = min(points, key=lambda point: point[2])
         when = f"{reached[1]:.1f} s (step {reached[0]:,})" if reached else "not reached"
         print(f"| {name} | {points[-1][0]:,} | {when} | {best[2]:.4f} (step {best[0]:,}, {best[1]:.1f} s) |")
     if pipeline_reached:
-        print(f"\nThe pipeline reaches the target {loop_reached[1] / pipeline_reached[1]:.1f}x faster (target: 3x or more).")
+        print(
+            f"\nThe pipeline reaches the target {loop_reached[1] / pipeline_reached[1]:.1f}x faster (target: 3x or more)."
+        )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ def write_corpus(path: Path, num: int, seed: int = 0, max_len: int = 30) -> None
     vocab = Vocabulary.from_words(names)
     smoothed = count_bigrams(vocab, names).double() + 1
     probs = smoothed / smoothed.sum(1, keepdim=True)
-    codepoints = torch.tensor([ord("\n"), *map(ord, vocab.chars)], dtype=torch.int32)  # the boundary becomes "\n"
+    codepoints = torch.tensor(
+        [ord("\n"), *map(ord, vocab.chars)], dtype=torch.int32
+    )  # the boundary becomes "\n"
     cdf = probs.double().cumsum(1)
     generator = torch.Generator().manual_seed(seed)
     written = 0
@@ -43,9 +45,13 @@ def write_corpus(path: Path, num: int, seed: int = 0, max_len: int = 30) -> None
         while written < num:
             ix = torch.full((CHUNK,), BOUNDARY)
             ids = torch.zeros((CHUNK, max_len + 1), dtype=torch.long)  # the last column stays a boundary
-            for t in range(max_len):  # every word of the chunk takes its next step at once; ended words stay ended
+            for t in range(
+                max_len
+            ):  # every word of the chunk takes its next step at once; ended words stay ended
                 uniform = torch.rand((CHUNK, 1), generator=generator, dtype=torch.float64)
-                drawn = torch.searchsorted(cdf[ix], uniform).squeeze(1).clamp(max=vocab.size - 1)  # inverse CDF
+                drawn = (
+                    torch.searchsorted(cdf[ix], uniform).squeeze(1).clamp(max=vocab.size - 1)
+                )  # inverse CDF
                 ix = drawn * (ix != BOUNDARY if t else 1)
                 ids[:, t] = ix
             words = [w for w in codepoints[ids].numpy().tobytes().decode("utf-32-le").split("\n") if w]
@@ -70,7 +76,12 @@ PEAK_RSS = (
 def run_stage(args: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS in MB of one stage process."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, str(ROOT / "stages" / f"{args[0]}.py"), *args[1:]], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(ROOT / "stages" / f"{args[0]}.py"), *args[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed with exit code {result.returncode}:\n{result.stderr}")
@@ -80,6 +91,7 @@ def run_stage(args: list[str], cwd: Path) -> tuple[float, float]:
 
 def startup_seconds(cwd: Path) -> float:
     """What every stage pays before its own work: Python starting and importing torch and makemore."""
+
     def once() -> float:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import makemore.models"], cwd=cwd, check=True)
@@ -97,8 +109,11 @@ def main() -> None:
         start = time.perf_counter()
         write_corpus(tmp / "corpus.txt", max(sizes))
         lines = (tmp / "corpus.txt").read_text(encoding="utf-8").splitlines(keepends=True)
-        print(f"Sampled a corpus of {len(lines):,} words in {time.perf_counter() - start:.1f} s; "
-              f"{os.cpu_count()} cores.\n", flush=True)  # fmt: skip
+        print(
+            f"Sampled a corpus of {len(lines):,} words in {time.perf_counter() - start:.1f} s; "
+            f"{os.cpu_count()} cores.\n",
+            flush=True,
+        )
         results = {}
         for size in sizes:
             workdir = tmp / f"run_{size}"
@@ -113,15 +128,24 @@ def main() -> None:
     print("| stage | " + " | ".join(f"{size:,} words" for size in sizes) + " |")
     print("| --- |" + " --- |" * len(sizes))
     for i, stage in enumerate(STAGES):
-        print(f"| {' '.join(stage)} | " + " | ".join(f"{results[s][i][0]:.1f} s, {results[s][i][1]:,.0f} MB" for s in sizes) + " |")
+        print(
+            f"| {' '.join(stage)} | "
+            + " | ".join(f"{results[s][i][0]:.1f} s, {results[s][i][1]:,.0f} MB" for s in sizes)
+            + " |"
+        )
     totals = {s: sum(t for t, _ in results[s]) for s in sizes}
     peaks = {s: max(m for _, m in results[s]) for s in sizes}
-    print("| **end to end** | " + " | ".join(f"**{totals[s]:.1f} s**, peak {peaks[s]:,.0f} MB" for s in sizes) + " |")
+    print(
+        "| **end to end** | "
+        + " | ".join(f"**{totals[s]:.1f} s**, peak {peaks[s]:,.0f} MB" for s in sizes)
+        + " |"
+    )
     print(f"\nEvery stage first spends {startup:.2f} s starting Python and importing torch and makemore.")
     for small, large in zip(sizes, sizes[1:]):
         per_million = (totals[large] - totals[small]) / (large - small) * 1e6
         print(f"From {small:,} to {large:,} words: {per_million:.2f} s more per million words.")
     print("Targets for 5M words: < 60 s end to end, peak RSS < 2,048 MB.")
+
 
 if __name__ == "__main__":
     main()

@@ -16,13 +16,19 @@ OUT = Path("docs/figures")
 
 
 def main() -> None:
-    shown = json.loads(subprocess.run(["dvc", "plots", "show", "--json"], check=True, capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run(["dvc", "plots", "show", "--json"], check=True, capture_output=True, text=True).stdout
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     for path, renders in shown["data"].items():
         for render in renders:
             if render["type"] == "vega":
                 # metrics/train/nn/plots/metrics/val/nll.tsv -> train-nn-val, metrics/sample/nn_lengths.csv -> sample-nn_lengths
-                name = "-".join(part for part in Path(path).with_suffix("").parts[1:] if part not in ("plots", "metrics", "nll"))
+                name = "-".join(
+                    part
+                    for part in Path(path).with_suffix("").parts[1:]
+                    if part not in ("plots", "metrics", "nll")
+                )
                 (OUT / f"{name}.png").write_bytes(vl_convert.vegalite_to_png(render["content"], scale=1.5))
                 print(OUT / f"{name}.png")
 

@@ -20,7 +20,9 @@ import torch
 from makemore import MakemoreError
 from makemore.vocab import Vocabulary
 
-CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode's Cc, Zl and Zp: never part of a word
+CONTROL_CHARACTER = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+)  # Unicode's Cc, Zl and Zp: never part of a word
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
 
 
@@ -37,7 +39,9 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(fd, 0o666 & ~umask())  # mkstemp makes the file private (0600); a plain open() would respect the umask
+        os.chmod(
+            fd, 0o666 & ~umask()
+        )  # mkstemp makes the file private (0600); a plain open() would respect the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -79,7 +83,9 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     path = Path(path)
     if path.is_dir():
         raise MakemoreError(f"{path}: is a directory, not a file of words")
-    if path.exists() and not path.is_file():  # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
+    if (
+        path.exists() and not path.is_file()
+    ):  # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
         raise MakemoreError(f"{path}: not a regular file (a file of words, one per line)")
     words, too_long = [], []
     try:
@@ -97,7 +103,9 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
             file=sys.stderr,
         )
     if not words:
-        raise MakemoreError(f"{path}: no words (the file is empty, or has only blank lines or words that are too long)")
+        raise MakemoreError(
+            f"{path}: no words (the file is empty, or has only blank lines or words that are too long)"
+        )
     return words
 
 
@@ -143,7 +151,9 @@ def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     try:
         text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
     except UnicodeDecodeError as e:
-        raise MakemoreError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
+        raise MakemoreError(
+            f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})"
+        ) from None
     word = text.strip()
     start = len(text) - len(text.lstrip())  # the column counts the whitespace before the word too
     if problem := control_character(text, start, start + len(word)):
@@ -167,19 +177,28 @@ def load_tensors(path: str | Path, vocab: Vocabulary) -> dict[str, torch.Tensor 
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
     except Exception:
-        raise MakemoreError(f"{path}: not a readable tensor file (corrupt, or not written by this pipeline)") from None
+        raise MakemoreError(
+            f"{path}: not a readable tensor file (corrupt, or not written by this pipeline)"
+        ) from None
     if not isinstance(loaded, dict):
         raise MakemoreError(f"{path}: not written by this pipeline's stages")
     stored = loaded.pop("vocabulary", None)
     if not (isinstance(stored, torch.Tensor) and torch.equal(stored, vocab.codepoints)):
-        raise MakemoreError(f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)")
+        raise MakemoreError(
+            f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)"
+        )
     return loaded
 
 
 def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
     """The V x V bigram counts of the train split."""
     counts = load_tensors(path, vocab).get("counts")
-    if not (isinstance(counts, torch.Tensor) and counts.dtype == torch.int64 and counts.shape == (vocab.size, vocab.size) and (counts >= 0).all()):
+    if not (
+        isinstance(counts, torch.Tensor)
+        and counts.dtype == torch.int64
+        and counts.shape == (vocab.size, vocab.size)
+        and (counts >= 0).all()
+    ):
         raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of counts (corrupt)")
     return counts
 
@@ -201,7 +220,9 @@ def load_vocab(path: str | Path) -> Vocabulary:
 def instance_argument() -> str:
     """The NAME of `python stages/STAGE.py NAME`, as dvc.yaml passes each instance of `models:` in params.yaml."""
     if len(sys.argv) != 2 or not sys.argv[1]:
-        raise MakemoreError(f"usage: python {sys.argv[0]} NAME, where NAME is a model under `models:` in params.yaml")
+        raise MakemoreError(
+            f"usage: python {sys.argv[0]} NAME, where NAME is a model under `models:` in params.yaml"
+        )
     return sys.argv[1]
 
 
@@ -212,5 +233,7 @@ def run_stage(main: Callable[[], None]) -> None:
         main()
     except MakemoreError as e:
         sys.exit(f"error: {e}")
-    except OSError as e:  # the system refused a read or a write: a full disk, a folder without write permission
+    except (
+        OSError
+    ) as e:  # the system refused a read or a write: a full disk, a folder without write permission
         sys.exit(f"error: {e.filename or 'a file'}: {(e.strerror or str(e)).lower()}")

@@ -9,7 +9,9 @@ import torch
 
 from makemore.vocab import Vocabulary
 
-if TYPE_CHECKING:  # not imported: the bigrams stage, which needs none of the families, would depend on them all
+if (
+    TYPE_CHECKING
+):  # not imported: the bigrams stage, which needs none of the families, would depend on them all
     from makemore.models.base import Model
 
 CHUNK_BIGRAMS = 4_000_000  # bigrams counted at once

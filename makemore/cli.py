@@ -30,7 +30,9 @@ def model_names(chosen: str | None) -> list[str]:
     """The models under `models:` in params.yaml, or the one chosen if it is one of them."""
     names = list(load_params().models)
     if chosen is not None and chosen not in names:
-        raise MakemoreError(f"--model {chosen}: no such model in params.yaml (its models: {', '.join(names)})")
+        raise MakemoreError(
+            f"--model {chosen}: no such model in params.yaml (its models: {', '.join(names)})"
+        )
     return [chosen] if chosen is not None else names
 
 
@@ -40,7 +42,9 @@ def score_table(word: str, vocab: Vocabulary, models: dict[str, Model]) -> pd.Da
     labels = vocab.labels
     table = pd.DataFrame({"token": [labels[token] for token in positions.targets.tolist()]})
     for name, model in models.items():
-        log_p = model.log_probs_of(positions.contexts(model.context_length, torch.arange(len(positions))), positions.targets).double()
+        log_p = model.log_probs_of(
+            positions.contexts(model.context_length, torch.arange(len(positions))), positions.targets
+        ).double()
         table[f"{name} p"] = log_p.exp().numpy()
         table[f"{name} log p"] = log_p.numpy()  # -inf: a token the model rules out
     return table
@@ -67,7 +71,9 @@ def score(args: argparse.Namespace) -> None:
 def sample_words(args: argparse.Namespace) -> None:
     vocab = load_vocab(VOCAB_FILE)
     if args.model is None and "count" not in load_params().models:
-        raise MakemoreError("params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)")
+        raise MakemoreError(
+            "params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)"
+        )
     (name,) = model_names(args.model or "count")
     model = load_instance(name, vocab)
     for ids in generate(model, args.num, args.seed, args.max_len, args.temperature, args.top_k):
@@ -82,9 +88,15 @@ def list_models(args: argparse.Namespace) -> None:
     for name, params in load_params().models.items():
         metrics = Path(f"metrics/evaluate/{name}.json")
         try:
-            val = json.loads(metrics.read_text())["val"]["nll"] if metrics.is_file() else "not evaluated yet (dvc repro)"
+            val = (
+                json.loads(metrics.read_text())["val"]["nll"]
+                if metrics.is_file()
+                else "not evaluated yet (dvc repro)"
+            )
         except (ValueError, KeyError, TypeError):
-            raise MakemoreError(f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`") from None
+            raise MakemoreError(
+                f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`"
+            ) from None
         if metrics.is_file() and vocab is not None:
             try:
                 load_instance(name, vocab)
@@ -93,7 +105,11 @@ def list_models(args: argparse.Namespace) -> None:
         settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
         rows.append({"model": name, "family": params.get("family"), "params": settings, "val NLL": val})
     table = pd.DataFrame(rows)
-    table = table.iloc[table["val NLL"].map(lambda v: float(v) if not isinstance(v, str) or v == "inf" else math.inf).argsort(kind="stable")]
+    table = table.iloc[
+        table["val NLL"]
+        .map(lambda v: float(v) if not isinstance(v, str) or v == "inf" else math.inf)
+        .argsort(kind="stable")
+    ]
     print(table.to_string(index=False))
 
 
@@ -102,7 +118,9 @@ def project_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
             return folder
-    raise MakemoreError(f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder")
+    raise MakemoreError(
+        f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder"
+    )
 
 
 def int_in(low: int, high: int) -> Callable[[str], int]:
@@ -140,7 +158,9 @@ def parser() -> argparse.ArgumentParser:
         "and log p under every model of params.yaml, or the one of --model; then the word's mean NLL per token. "
         "A token a model rules out shows p = 0, log p = -inf.",
     )
-    score_cmd.add_argument("words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary")
+    score_cmd.add_argument(
+        "words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary"
+    )
     score_cmd.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
     score_cmd.set_defaults(run=score)
 
@@ -150,9 +170,18 @@ def parser() -> argparse.ArgumentParser:
         description="Draw words from one model, one per line. The same seed gives the same words; "
         "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
     )
-    sample_cmd.add_argument("--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)")
-    sample_cmd.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
-    sample_cmd.add_argument("--seed", type=int_in(0, MAX_SEED), default=2147483647, help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)")
+    sample_cmd.add_argument(
+        "--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)"
+    )
+    sample_cmd.add_argument(
+        "--num", type=positive_int, default=10, help="how many words (default: %(default)s)"
+    )
+    sample_cmd.add_argument(
+        "--seed",
+        type=int_in(0, MAX_SEED),
+        default=2147483647,
+        help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)",
+    )
     sample_cmd.add_argument(
         "--temperature",
         type=positive_float,
@@ -161,9 +190,17 @@ def parser() -> argparse.ArgumentParser:
         "next character (default: %(default)s)",
     )
     sample_cmd.add_argument(
-        "--top-k", type=positive_int, default=None, help="draw only from the k most likely next characters, and any tied with the k-th (default: all)"
+        "--top-k",
+        type=positive_int,
+        default=None,
+        help="draw only from the k most likely next characters, and any tied with the k-th (default: all)",
     )
-    sample_cmd.add_argument("--max-len", type=int_in(1, MAX_LENGTH), default=50, help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)")
+    sample_cmd.add_argument(
+        "--max-len",
+        type=int_in(1, MAX_LENGTH),
+        default=50,
+        help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)",
+    )
     sample_cmd.set_defaults(run=sample_words)
 
     models_cmd = commands.add_parser(

@@ -18,9 +18,13 @@ from makemore.vocab import BOUNDARY, Vocabulary
 class Positions:
     """Every predicted position of some words: the token there and how far it is into its word."""
 
-    stream: torch.Tensor  # the encoded words, `.w1.w2. ... .wn.` (int32: half the memory of int64 for millions of words)
+    stream: (
+        torch.Tensor
+    )  # the encoded words, `.w1.w2. ... .wn.` (int32: half the memory of int64 for millions of words)
     targets: torch.Tensor  # stream[1:]: the token predicted at each position
-    offsets: torch.Tensor  # each position's index in its word: 0 for the first character, len(word) for the end
+    offsets: (
+        torch.Tensor
+    )  # each position's index in its word: 0 for the first character, len(word) for the end
 
     @classmethod
     def of(cls, vocab: Vocabulary, words: Sequence[str]) -> "Positions":
@@ -39,7 +43,12 @@ class Positions:
     def token_back(self, distance: int, at: torch.Tensor | None = None) -> torch.Tensor:
         """The token `distance` places before each position (or those `at`): the boundary once that is before its word."""
         if at is None:  # every position: a shifted view of the stream, no gather
-            tokens = torch.cat([torch.full((distance - 1,), BOUNDARY, dtype=self.stream.dtype), self.stream[: len(self.stream) - distance]])
+            tokens = torch.cat(
+                [
+                    torch.full((distance - 1,), BOUNDARY, dtype=self.stream.dtype),
+                    self.stream[: len(self.stream) - distance],
+                ]
+            )
             return torch.where(self.offsets >= distance, tokens[: len(self)], BOUNDARY)
         tokens = self.stream[(at + 1 - distance).clamp(min=0)]
         return torch.where(self.offsets[at] >= distance, tokens, BOUNDARY)
@@ -63,7 +72,11 @@ def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor
         ranks = present.cumsum(0, dtype=torch.int32 if bound < 2**31 else torch.int64) - 1
         return present.nonzero().squeeze(1), ranks[keys], counts[present]
     distinct, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
-    return distinct.long(), inverse, counts  # int64 keys either way: a model file's types do not depend on the data's size
+    return (
+        distinct.long(),
+        inverse,
+        counts,
+    )  # int64 keys either way: a model file's types do not depend on the data's size
 
 
 def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tuple[int, torch.Tensor]:
@@ -76,10 +89,14 @@ def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tup
     """
     ids, count = torch.zeros(len(positions), dtype=torch.long), 1
     for distance in range(1, length + 1):
-        inside = (positions.offsets >= distance - 1).nonzero().squeeze(1)  # the start boundary, or a character
+        inside = (
+            (positions.offsets >= distance - 1).nonzero().squeeze(1)
+        )  # the start boundary, or a character
         if not len(inside):
             break
-        _, ranks, _ = numbered(ids[inside] * vocab_size + positions.token_back(distance, inside), count * vocab_size)
+        _, ranks, _ = numbered(
+            ids[inside] * vocab_size + positions.token_back(distance, inside), count * vocab_size
+        )
         ids[inside] = count + ranks.long()  # new numbers, apart from those of the contexts already complete
         count += int(ranks.max()) + 1
     _, ids, counts = numbered(ids, count)
@@ -122,18 +139,24 @@ class ContextIndex:
             if level_keys.dtype != torch.int64 or level_keys.dim() != 1 or not len(level_keys):
                 raise ValueError("context keys must be a non-empty 1-D int64 tensor")
             if (level_keys.diff() <= 0).any() or level_keys[0] < 0 or level_keys[-1] >= below * vocab_size:
-                raise ValueError("context keys must be sorted, distinct and below (contexts of the level below) * V")
+                raise ValueError(
+                    "context keys must be sorted, distinct and below (contexts of the level below) * V"
+                )
             below = len(level_keys)
         return cls(keys, vocab_size)
 
     @staticmethod
-    def levels(positions: Positions, length: int, vocab_size: int) -> Iterator[tuple[torch.Tensor | None, torch.Tensor]]:
+    def levels(
+        positions: Positions, length: int, vocab_size: int
+    ) -> Iterator[tuple[torch.Tensor | None, torch.Tensor]]:
         """For L = 0..length: the sorted keys of the contexts of length L in `positions` (None for the empty
         one), and each position's context id at that length. One level at a time: only one is held."""
         ids, contexts = torch.zeros(len(positions), dtype=torch.int32), 1
         yield None, ids
         for distance in range(1, length + 1):
-            keys, ids, _ = numbered(combined(ids, vocab_size, positions.token_back(distance), contexts), contexts * vocab_size)
+            keys, ids, _ = numbered(
+                combined(ids, vocab_size, positions.token_back(distance), contexts), contexts * vocab_size
+            )
             contexts = len(keys)
             yield keys, ids
 
@@ -141,7 +164,7 @@ class ContextIndex:
     def build(cls, positions: Positions, length: int, vocab_size: int) -> tuple["ContextIndex", torch.Tensor]:
         """The index of every context in `positions`, and each position's id of its context of `length` tokens."""
         keys = []
-        for level_keys, ids in cls.levels(positions, length, vocab_size):
+        for level_keys, ids in cls.levels(positions, length, vocab_size):  # noqa: B007 (the last level's ids are returned)
             if level_keys is not None:
                 keys.append(level_keys)
         return cls(keys, vocab_size), ids

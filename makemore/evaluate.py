@@ -10,7 +10,9 @@ from makemore.contexts import Positions, combined, distinct_contexts, numbered
 if TYPE_CHECKING:  # makemore.models imports this module: the n-gram family measures its fit with it
     from makemore.models.base import Model
 
-CHUNK_ENTRIES = 1 << 22  # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
+CHUNK_ENTRIES = (
+    1 << 22
+)  # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
 
 
 def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, int]:
@@ -21,15 +23,23 @@ def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, i
     """
     size = model.vocab.size
     contexts, context_ids = distinct_contexts(positions, model.context_length, size)
-    pairs, _, pair_counts = numbered(combined(context_ids, size, positions.targets, contexts), contexts * size)
-    first = torch.full((contexts,), len(positions)).scatter_reduce(0, context_ids.long(), torch.arange(len(positions)), "amin")
-    in_text_order = first[pairs // size].argsort(stable=True)  # a chunk holds whole words' prefixes: a net reads each word once
+    pairs, _, pair_counts = numbered(
+        combined(context_ids, size, positions.targets, contexts), contexts * size
+    )
+    first = torch.full((contexts,), len(positions)).scatter_reduce(
+        0, context_ids.long(), torch.arange(len(positions)), "amin"
+    )
+    in_text_order = first[pairs // size].argsort(
+        stable=True
+    )  # a chunk holds whole words' prefixes: a net reads each word once
     pairs, pair_counts = pairs[in_text_order], pair_counts[in_text_order]
     chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
     total, zeros = 0.0, 0
     for start in range(0, len(pairs), chunk):
         codes, counts = pairs[start : start + chunk], pair_counts[start : start + chunk]
-        log_p = model.log_probs_of(positions.contexts(model.context_length, first[codes // size]), codes % size).double()
+        log_p = model.log_probs_of(
+            positions.contexts(model.context_length, first[codes // size]), codes % size
+        ).double()
         total += (counts * log_p).sum().item()
         zeros += int(counts[log_p == -math.inf].sum())
     return total, zeros

@@ -21,7 +21,12 @@ def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, divergin
         print(f"note: {title}: not drawn, {size} tokens are more than {MAX_GRID_SIZE}", file=sys.stderr)
         fig = Figure(figsize=(8, 1.5))
         fig.text(0.5, 0.6, title, ha="center", fontsize=12)
-        fig.text(0.5, 0.3, f"not drawn: {size} tokens make {size * size:,} cells, more than {MAX_GRID_SIZE} x {MAX_GRID_SIZE} can be read", ha="center")
+        fig.text(
+            0.5,
+            0.3,
+            f"not drawn: {size} tokens make {size * size:,} cells, more than {MAX_GRID_SIZE} x {MAX_GRID_SIZE} can be read",
+            ha="center",
+        )
         return fig
     values = values.double()
     fig = Figure(figsize=(0.6 * size + 1.5, 0.6 * size + 0.6))

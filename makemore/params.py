@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from makemore import MakemoreError
 
@@ -18,7 +26,9 @@ MAX_LENGTH = 1000  # the longest word kept or sampled: bounds the rows of the co
 
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
 Length = Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]
-InstanceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]  # a file name and a dvc stage name
+InstanceName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")
+]  # a file name and a dvc stage name
 
 
 class Section(BaseModel):
@@ -29,7 +39,9 @@ class Section(BaseModel):
 class Data(Section):
     path: str = Field(min_length=1)
     max_len: Length
-    duplicates: Literal["drop", "keep"] = "drop"  # a repeated line: kept once, or every copy (all in one split)
+    duplicates: Literal["drop", "keep"] = (
+        "drop"  # a repeated line: kept once, or every copy (all in one split)
+    )
 
 
 class Split(Section):
@@ -61,7 +73,9 @@ class Sample(Section):
 class Params(Section):
     data: Data
     split: Split
-    models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)  # each checked by its family (makemore.models)
+    models: dict[InstanceName, dict[str, Any]] = Field(
+        min_length=1
+    )  # each checked by its family (makemore.models)
     sample: Sample
 
 

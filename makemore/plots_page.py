@@ -38,4 +38,3 @@ def page() -> str:
     # vega-embed, vega-lite and vega set as globals (window.vegaEmbed, ...), which DVC's plot divs call
     bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE).replace("</script", "<\\/script")
     return PAGE.replace("{bundle}", bundle)
-

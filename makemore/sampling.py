@@ -9,7 +9,9 @@ from makemore import MakemoreError
 from makemore.models.base import Model
 from makemore.vocab import BOUNDARY
 
-BATCH_WORDS = 1000  # words drawn side by side; a fixed number, so the first words of a seed are the same for any num
+BATCH_WORDS = (
+    1000  # words drawn side by side; a fixed number, so the first words of a seed are the same for any num
+)
 
 
 def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -20,7 +22,9 @@ def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int |
     keeps the most likely token at weight 1, so a temperature near 0 picks it instead of underflowing
     every weight to 0. At T = 1 the weights are `probs` itself.
     """
-    weights = probs if temperature == 1 else (probs / probs.max(dim=1, keepdim=True).values) ** (1 / temperature)
+    weights = (
+        probs if temperature == 1 else (probs / probs.max(dim=1, keepdim=True).values) ** (1 / temperature)
+    )
     if top_k is not None and top_k < probs.shape[1]:
         kth = weights.topk(top_k, dim=1).values[:, -1:]
         weights = torch.where(weights < kth, 0.0, weights)
@@ -42,8 +46,10 @@ def generate(
     as each batch ends, so a reader can print them as they come.
     """
     if model.max_word_length is not None and max_len > model.max_word_length:
-        raise MakemoreError(f"max_len = {max_len} is more than the {model.max_word_length} characters this model reads whole "
-                            "(data.max_len when it was trained)")  # fmt: skip
+        raise MakemoreError(
+            f"max_len = {max_len} is more than the {model.max_word_length} characters this model reads whole "
+            "(data.max_len when it was trained)"
+        )
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, num, BATCH_WORDS):
         contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
@@ -71,7 +77,9 @@ def first_characters(tokens: torch.Tensor, weights: torch.Tensor, generator: tor
     if empty.any():
         characters = weights[empty].index_fill(1, torch.tensor([BOUNDARY]), 0.0)
         if not (characters.sum(1) > 0).all():
-            raise MakemoreError("temperature and top_k leave the end as the only first token: no word to sample")
+            raise MakemoreError(
+                "temperature and top_k leave the end as the only first token: no word to sample"
+            )
         tokens[empty] = torch.multinomial(characters, 1, generator=generator).squeeze(1)
     return tokens
 

@@ -20,7 +20,9 @@ from makemore.artifacts import write_bytes
 MAX_CURVE_POINTS = 1000  # steps recorded in a loss curve, whatever the number of steps
 LONG_RUN = 3600  # seconds: a run forecast to take longer is announced, with its forecast
 FORECAST_AFTER = 10  # seconds of a run measured before its length is forecast
-PROGRESS = "{desc}: {n_fmt}/{total_fmt} {unit}s{postfix} [{elapsed} elapsed, {remaining} left]"  # tqdm's bar_format
+PROGRESS = (
+    "{desc}: {n_fmt}/{total_fmt} {unit}s{postfix} [{elapsed} elapsed, {remaining} left]"  # tqdm's bar_format
+)
 
 
 def recorded(step: int, steps: int) -> bool:
@@ -28,13 +30,29 @@ def recorded(step: int, steps: int) -> bool:
     return step % math.ceil(steps / MAX_CURVE_POINTS) == 0 or step == steps
 
 
-def progress(iterable: Iterable | None = None, desc: str = "", total: int | None = None, unit: str = "it", initial: int = 0) -> tqdm:
+def progress(
+    iterable: Iterable | None = None,
+    desc: str = "",
+    total: int | None = None,
+    unit: str = "it",
+    initial: int = 0,
+) -> tqdm:
     """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal.
 
     Drawn from the first update after half a second, not when it is made: a short stage shows none, and a
     Ctrl-C cannot land between the first drawing and the `with` that closes the bar on the way out.
     """
-    return tqdm(iterable, desc, total, unit=unit, bar_format=PROGRESS, mininterval=1.0, delay=0.5, disable=None, initial=initial)
+    return tqdm(
+        iterable,
+        desc,
+        total,
+        unit=unit,
+        bar_format=PROGRESS,
+        mininterval=1.0,
+        delay=0.5,
+        disable=None,
+        initial=initial,
+    )
 
 
 class Forecast:
@@ -53,8 +71,11 @@ class Forecast:
             return
         left = elapsed / (count - self.initial) * (self.total - count)
         if left > LONG_RUN:
-            print(f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {elapsed:.0f} s), this run takes about "
-                  f"{left / 3600:.1f} more hours for its {self.total:,} {self.unit}s; Ctrl-C stops it", file=sys.stderr)  # fmt: skip
+            print(
+                f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {elapsed:.0f} s), this run takes about "
+                f"{left / 3600:.1f} more hours for its {self.total:,} {self.unit}s; Ctrl-C stops it",
+                file=sys.stderr,
+            )
         self.told = True
 
 
@@ -94,7 +115,9 @@ class Checkpoint:
         except FileNotFoundError:
             return None
         except Exception:
-            print(f"warning: {self.path}: not a readable checkpoint, so training starts over", file=sys.stderr)
+            print(
+                f"warning: {self.path}: not a readable checkpoint, so training starts over", file=sys.stderr
+            )
             return None
         if not isinstance(state, dict) or state.get("key") != self.key:
             return None

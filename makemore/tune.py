@@ -43,7 +43,9 @@ PREFIX = "tune-"
 def dvc(*args: str) -> str:
     result = subprocess.run(["dvc", *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise MakemoreError(f"`dvc {' '.join(args)}` failed:\n{result.stderr.strip() or result.stdout.strip()}")
+        raise MakemoreError(
+            f"`dvc {' '.join(args)}` failed:\n{result.stderr.strip() or result.stdout.strip()}"
+        )
     return result.stdout
 
 
@@ -72,7 +74,9 @@ def checked_sweeps(sweeps: list[list[str]]) -> dict[str, list[object]]:
     for param, *texts in sweeps:
         parts = param.split(".")
         if len(parts) != 3 or parts[0] != "models" or parts[1] not in models:
-            raise MakemoreError(f"--sweep {param}: not a model's param, models.NAME.KEY with NAME one of {', '.join(models)}")
+            raise MakemoreError(
+                f"--sweep {param}: not a model's param, models.NAME.KEY with NAME one of {', '.join(models)}"
+            )
         _, name, key = parts
         family = FAMILIES.get(models[name].get("family"))
         if family is None or key not in family.Config.model_fields or key == "family":
@@ -91,7 +95,9 @@ def sweep_value(param: str, text: str) -> object:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise MakemoreError(f"--sweep {param}: {text!r} is not valid YAML ({getattr(e, 'problem', e)})") from None
+        raise MakemoreError(
+            f"--sweep {param}: {text!r} is not valid YAML ({getattr(e, 'problem', e)})"
+        ) from None
     if isinstance(value, str):
         try:
             return float(value)
@@ -102,7 +108,9 @@ def sweep_value(param: str, text: str) -> object:
 
 def experiments_of_head() -> list[dict]:
     """The experiments derived from the current commit, as `dvc exp show --json` describes them."""
-    baseline = next(entry for entry in json.loads(dvc("exp", "show", "--json")) if entry["rev"] != "workspace")
+    baseline = next(
+        entry for entry in json.loads(dvc("exp", "show", "--json")) if entry["rev"] != "workspace"
+    )
     return [run["revs"][0] for run in baseline.get("experiments") or []]
 
 
@@ -112,8 +120,14 @@ def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
     if earlier:
         dvc("exp", "remove", *earlier)
         print(f"Replaced {len(earlier)} earlier tune experiments of this commit.")
-    runs = {experiment_name(param, value): f"{param}={json.dumps(value)}" for param, values in sweeps.items() for value in values}
-    if jobs > 1:  # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
+    runs = {
+        experiment_name(param, value): f"{param}={json.dumps(value)}"
+        for param, values in sweeps.items()
+        for value in values
+    }
+    if (
+        jobs > 1
+    ):  # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     runner = None
     try:
@@ -121,7 +135,13 @@ def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
             dvc("exp", "run", "--queue", "--name", name, "--set-param", setting)
         print(f"Running {len(runs)} experiments, {jobs} at a time ...", flush=True)
         # a session of its own: every process of the queue's run is in it, whatever process groups DVC makes
-        runner = subprocess.Popen(["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        runner = subprocess.Popen(
+            ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         out, err = runner.communicate()
     except KeyboardInterrupt:
         stop(list(runs), runner.pid if runner else None)
@@ -137,14 +157,22 @@ def stop(names: list[str], runner: int | None) -> None:
     which a terminal's Ctrl-C never reaches: its experiments would go on in the background. Removed one name
     at a time, as DVC refuses a whole list if one of its tasks is not queued.
     """
-    print("stopping the sweep: its queued experiments removed, its running ones interrupted ...", file=sys.stderr, flush=True)
+    print(
+        "stopping the sweep: its queued experiments removed, its running ones interrupted ...",
+        file=sys.stderr,
+        flush=True,
+    )
     for name in names:
         subprocess.run(["dvc", "queue", "remove", name], capture_output=True)
     signal_session(runner, signal.SIGINT)  # each stage ends at once, and its experiment is marked failed
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and any(running(line, names) for line in dvc("queue", "status").splitlines()):
+    while time.monotonic() < deadline and any(
+        running(line, names) for line in dvc("queue", "status").splitlines()
+    ):
         time.sleep(0.5)
-    signal_session(runner, signal.SIGKILL)  # what is left is DVC's idle queue worker, which would linger a minute
+    signal_session(
+        runner, signal.SIGKILL
+    )  # what is left is DVC's idle queue worker, which would linger a minute
 
 
 def running(status_line: str, names: list[str]) -> bool:
@@ -194,7 +222,9 @@ def results(sweeps: dict[str, list[object]]) -> tuple[dict[str, pd.DataFrame], l
             rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
         if rows:
             table = pd.DataFrame(rows)
-            tables[param] = table.assign(value=pd.Series(table["value"].tolist(), dtype=object))  # as given: 0 stays 0 beside 0.1
+            tables[param] = table.assign(
+                value=pd.Series(table["value"].tolist(), dtype=object)
+            )  # as given: 0 stays 0 beside 0.1
     return tables, failed
 
 
@@ -213,10 +243,14 @@ def main(argv: list[str] | None = None) -> None:
         help="a model's param and its values, each read as YAML; repeat for more params "
         f"(default: {'; '.join(param + ' ' + ' '.join(map(str, values)) for param, values in DEFAULT_SWEEPS.items())})",
     )
-    parser.add_argument("--jobs", type=positive_int, default=2, help="experiments run at once (default: %(default)s)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=2, help="experiments run at once (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     try:
-        sweeps = checked_sweeps(args.sweep or [[param, *map(str, values)] for param, values in DEFAULT_SWEEPS.items()])
+        sweeps = checked_sweeps(
+            args.sweep or [[param, *map(str, values)] for param, values in DEFAULT_SWEEPS.items()]
+        )
         data = load_params().data.path
         check_data_is_tracked(data)
         run_sweep(sweeps, args.jobs)
@@ -225,7 +259,9 @@ def main(argv: list[str] | None = None) -> None:
             report(tables, data)
         if failed:
             logs = "; ".join(f"dvc queue logs {name}" for name in failed)
-            raise MakemoreError(f"{len(failed)} experiment(s) failed, so neither chosen nor written: {', '.join(failed)} (their logs: {logs})")
+            raise MakemoreError(
+                f"{len(failed)} experiment(s) failed, so neither chosen nor written: {', '.join(failed)} (their logs: {logs})"
+            )
     except MakemoreError as e:
         sys.exit(f"error: {e}")
 
@@ -234,23 +270,48 @@ def report(tables: dict[str, pd.DataFrame], data: str) -> None:
     """Print the sweep and each choice, and write the curves and the choices (tuning/sweeps/*.csv, tuning/best.json)."""
     params = "|".join(re.escape(param.removeprefix("models.")) for param in tables)
     models = "|".join(sorted({re.escape(param.split(".")[1]) for param in tables}))
-    print(dvc("exp", "show", "--md", "--no-pager", "--drop", ".*",
-              "--keep", rf"^(Experiment|models\.({params})|metrics/evaluate/({models})\.json:val\.nll)$"))  # fmt: skip
+    print(
+        dvc(
+            "exp",
+            "show",
+            "--md",
+            "--no-pager",
+            "--drop",
+            ".*",
+            "--keep",
+            rf"^(Experiment|models\.({params})|metrics/evaluate/({models})\.json:val\.nll)$",
+        )
+    )
     best_file = Path("tuning/best.json")
     try:  # a param not swept this time keeps its earlier choice, which says which commit and data it is from
         chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}
     except ValueError as e:
         raise MakemoreError(f"{best_file}: not valid JSON ({e}); delete it to start afresh") from None
     # the experiments run on the commit plus the workspace's changes: "-dirty" says there were some
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
     for param, table in tables.items():
-        if all(isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]):  # a curve needs a number line
-            write_text(f"tuning/sweeps/{param.removeprefix('models.')}.csv", table[["value", "train", "val"]].to_csv(index=False))
+        if all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]
+        ):  # a curve needs a number line
+            write_text(
+                f"tuning/sweeps/{param.removeprefix('models.')}.csv",
+                table[["value", "train", "val"]].to_csv(index=False),
+            )
         row = best(table)
         value = table["value"][row.name]
-        chosen[param] = {"value": value, "val_nll": row["val"], "test_nll": row["test"], "commit": commit, "data.path": data}
-        print(f"best {param} = {value} on val (val NLL {row['val']:.5f}); "
-              f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, value)}]")  # fmt: skip
+        chosen[param] = {
+            "value": value,
+            "val_nll": row["val"],
+            "test_nll": row["test"],
+            "commit": commit,
+            "data.path": data,
+        }
+        print(
+            f"best {param} = {value} on val (val NLL {row['val']:.5f}); "
+            f"its test NLL, looked at once: {row['test']:.5f}   [dvc exp apply {experiment_name(param, value)}]"
+        )
     write_json(best_file, chosen)
 
 

@@ -58,12 +58,21 @@ class Vocabulary:
         """
         starts = range(0, max(len(words), 1), CHUNK_WORDS)
         # each chunk starts with the boundary that ended the one before: keep it only in the first
-        return torch.cat([self._encode_chunk(words[start : start + CHUNK_WORDS], dtype)[1 if start else 0 :] for start in starts])
+        return torch.cat(
+            [
+                self._encode_chunk(words[start : start + CHUNK_WORDS], dtype)[1 if start else 0 :]
+                for start in starts
+            ]
+        )
 
     def _encode_chunk(self, words: Sequence[str], dtype: torch.dtype) -> torch.Tensor:
-        text = "".join(f"\n{word}" for word in words) + "\n"  # "\n" marks the boundaries: lines never hold one
+        text = (
+            "".join(f"\n{word}" for word in words) + "\n"
+        )  # "\n" marks the boundaries: lines never hold one
         codepoints = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
-        positions = torch.searchsorted(self.codepoints, codepoints, out_int32=True).clamp(max=len(self.chars) - 1)
+        positions = torch.searchsorted(self.codepoints, codepoints, out_int32=True).clamp(
+            max=len(self.chars) - 1
+        )
         is_boundary = codepoints == ord("\n")
         unknown = ~(is_boundary | (self.codepoints[positions] == codepoints))
         if unknown.any():
@@ -89,8 +98,12 @@ def split_words(
     splits, start = {}, 0
     for (name, fraction), size in zip(fractions.items(), sizes):
         if size == 0:
-            raise MakemoreError(f"split.{name} = {fraction} leaves the {name} split empty with {len(distinct)} distinct words")
+            raise MakemoreError(
+                f"split.{name} = {fraction} leaves the {name} split empty with {len(distinct)} distinct words"
+            )
         chosen = [distinct[i] for i in order[start : start + size]]
-        splits[name] = [word for word in chosen for _ in range(copies[word])] if duplicates == "keep" else chosen
+        splits[name] = (
+            [word for word in chosen for _ in range(copies[word])] if duplicates == "keep" else chosen
+        )
         start += size
     return splits

@@ -1,6 +1,6 @@
 """Evaluate one model: mean NLL per predicted token, perplexity and token counts on every split.
 
-    python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
+python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
@@ -14,7 +14,9 @@ def main() -> None:
     name = instance_argument()
     vocab = load_vocab("data/prepared/vocab.json")
     model = load_instance(name, vocab)
-    metrics = {split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS}
+    metrics = {
+        split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS
+    }
     write_json(f"metrics/evaluate/{name}.json", metrics)
 
 

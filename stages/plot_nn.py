@@ -15,13 +15,18 @@ def main() -> None:
     vocab = load_vocab("data/prepared/vocab.json")
     model = load_instance("nn", vocab)
     if model.context_length != 1:
-        raise MakemoreError(f"models.nn: the lecture's grids draw a bigram model (order 2), not one of order {model.context_length + 1}")
+        raise MakemoreError(
+            f"models.nn: the lecture's grids draw a bigram model (order 2), not one of order {model.context_length + 1}"
+        )
     probs = bigram_table(model)
     optimum = row_normalised(load_counts("data/bigrams/counts.pt", vocab))
     title = "Neural model: softmax(W), the probability of each next character"
     write_bytes("metrics/nn_grid.png", png(grid(probs, vocab.labels, title, fmt=".3f")))
     title = "softmax(W) minus the count model with k 0 (N row-normalised)"
-    write_bytes("metrics/nn_minus_count_grid.png", png(grid(probs - optimum, vocab.labels, title, fmt="+.3f", diverging=True)))
+    write_bytes(
+        "metrics/nn_minus_count_grid.png",
+        png(grid(probs - optimum, vocab.labels, title, fmt="+.3f", diverging=True)),
+    )
 
 
 if __name__ == "__main__":

@@ -15,13 +15,25 @@ def main() -> None:
     repeats = len(words) - len(set(words))
     dropped = repeats if params.data.duplicates == "drop" else 0
     if repeats:
-        print(f"{params.data.path}: {repeats:,} of {len(words):,} words repeat an earlier line; "
-              f"data.duplicates = {params.data.duplicates}: {dropped:,} dropped", file=sys.stderr)  # fmt: skip
+        print(
+            f"{params.data.path}: {repeats:,} of {len(words):,} words repeat an earlier line; "
+            f"data.duplicates = {params.data.duplicates}: {dropped:,} dropped",
+            file=sys.stderr,
+        )
     save_vocab("data/prepared/vocab.json", vocab)
     for name, split in splits.items():
         write_words(f"data/prepared/{name}.txt", split)
     sizes = {name: len(split) for name, split in splits.items()}
-    write_json("metrics/prepare.json", {"words": len(words), "distinct": len(words) - repeats, "repeats": repeats, "dropped": dropped, **sizes})
+    write_json(
+        "metrics/prepare.json",
+        {
+            "words": len(words),
+            "distinct": len(words) - repeats,
+            "repeats": repeats,
+            "dropped": dropped,
+            **sizes,
+        },
+    )
 
 
 if __name__ == "__main__":

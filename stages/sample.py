@@ -1,10 +1,18 @@
 """Sample words from one model with a seeded generator; measure how many are new and how long they are.
 
-    python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
+python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from makemore import MakemoreError
-from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json, write_text, write_words
+from makemore.artifacts import (
+    instance_argument,
+    load_vocab,
+    read_words,
+    run_stage,
+    write_json,
+    write_text,
+    write_words,
+)
 from makemore.models import load_instance
 from makemore.params import load_params
 from makemore.sampling import generate, length_distribution, novelty

@@ -1,6 +1,6 @@
 """Fit one model of the ladder on the train split (val only watched); log its curve and summary with DVCLive.
 
-    python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
+python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 import time
@@ -35,15 +35,21 @@ def main() -> None:
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = time.perf_counter() - started if training.seconds is None else training.seconds
     save_model(model_file(name), training.model, name)
-    with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:  # dvc.yaml declares its files
+    with Live(
+        f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False
+    ) as live:  # dvc.yaml declares its files
         for row in training.curve:
             live.step = row["step"]
             for column, value in row.items():
                 if column != "step":
-                    live.log_metric(f"{column}/nll", round(value, 6))  # rounded as the metrics: stable in the last bits
+                    live.log_metric(
+                        f"{column}/nll", round(value, 6)
+                    )  # rounded as the metrics: stable in the last bits
         live.summary |= training.summary
     # the one output that differs from run to run: kept out of the model and metrics files that must not
-    write_json(f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]})
+    write_json(
+        f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]}
+    )
     checkpoint.remove()
 
 

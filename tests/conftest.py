@@ -57,6 +57,7 @@ def pytest_collection_modifyitems(items):
     builds the shared project for the tune test while the other begins with the tests of the second half,
     which do not need it, and the worker that runs dry takes queued tests from the other.
     """
+
     def order(item):
         return ("tune_on_a_users_own" not in item.name, "project" not in getattr(item, "fixturenames", ()))
 

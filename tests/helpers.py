@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the venv's: its `python` and `dvc` run the stages (conftest puts it on PATH)
+BIN = Path(
+    sys.executable
+).parent  # the venv's: its `python` and `dvc` run the stages (conftest puts it on PATH)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -55,6 +57,7 @@ def call(main: Callable[[], object], cwd: Path) -> Result:
 
 def stage_in_process(cwd: Path, name: str, *args: str) -> Result:
     """Run `python stages/NAME.py ARGS` in this process: the stage's own code, without the 2 s of importing torch."""
+
     def main():
         argv = sys.argv
         sys.argv = [str(ROOT / "stages" / f"{name}.py"), *args]
@@ -87,14 +90,20 @@ def curve_columns(family: str) -> tuple[str, ...]:
 
 
 def network_models(folder: Path) -> set[str]:
-    return {name for name, model in yaml.safe_load((folder / "params.yaml").read_text())["models"].items() if model["family"] in NETWORK_FAMILIES}
+    return {
+        name
+        for name, model in yaml.safe_load((folder / "params.yaml").read_text())["models"].items()
+        if model["family"] in NETWORK_FAMILIES
+    }
 
 
 def without_networks(folder: Path) -> None:
     """Drop the neural models from folder/params.yaml: their full training takes minutes (tests/test_networks.py
     runs their stages on tiny instances)."""
     params = yaml.safe_load((folder / "params.yaml").read_text())
-    params["models"] = {name: model for name, model in params["models"].items() if model["family"] not in NETWORK_FAMILIES}
+    params["models"] = {
+        name: model for name, model in params["models"].items() if model["family"] not in NETWORK_FAMILIES
+    }
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -121,7 +130,11 @@ def additive_nll(train: list[str], words: list[str], order: int, k: float, size:
         tokens = ["<b>"] * (order - 1) + list(word) + ["<b>"]
         for i in range(order - 1, len(tokens)):
             context = tuple(tokens[i - order + 1 : i])
-            p = (ngrams[(*context, tokens[i])] + k) / (contexts[context] + k * size) if contexts[context] + k else 1 / size
+            p = (
+                (ngrams[(*context, tokens[i])] + k) / (contexts[context] + k * size)
+                if contexts[context] + k
+                else 1 / size
+            )
             total += -math.log(p) if p > 0 else math.inf
             n += 1
     return total / n
@@ -148,15 +161,21 @@ class Project:
     def outputs(self) -> dict[str, str]:
         """sha256 of every file the pipeline wrote, by path, but the training times (metrics/time), new on every run."""
         folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics")
-        files = [p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"]  # DVC's, not written by a stage
+        files = [
+            p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"
+        ]  # DVC's, not written by a stage
         files = [p for p in files if not p.is_relative_to(self.path / "metrics/time")]
-        return {str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
+        return {
+            str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)
+        }
 
     def lock_without_times(self) -> dict:
         """dvc.lock's stages without the hashes of the training times (metrics/time), new on every run."""
         stages = yaml.safe_load((self.path / "dvc.lock").read_text())["stages"]
         for entry in stages.values():
-            entry["outs"] = [out for out in entry.get("outs", []) if not out["path"].startswith("metrics/time/")]
+            entry["outs"] = [
+                out for out in entry.get("outs", []) if not out["path"].startswith("metrics/time/")
+            ]
         return stages
 
     def git(self, *args: str) -> str:
@@ -165,7 +184,9 @@ class Project:
 
 def copy_project(dest: Path, words: list[str] | None) -> Project:
     """The committed project (work tree files, no .git, no DVC cache) in a new git repo; `words` replaces the data."""
-    tracked = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split("\0")
+    tracked = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split(
+        "\0"
+    )
     for name in filter(None, tracked):
         if (ROOT / name).is_file() and not name.startswith("metrics/"):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ class KneserNey:
         self.totals = [defaultdict(int) for _ in range(order)]
         self.taken = [defaultdict(float) for _ in range(order)]
         for length, level in enumerate(self.counts):
-            for (context, token), n in level.items():
+            for (context, _token), n in level.items():
                 self.totals[length][context] += n
                 self.taken[length][context] += min(self.discount(length, n), n)
 
@@ -63,7 +63,11 @@ class KneserNey:
             if total == 0:
                 continue
             n = self.counts[length].get((ctx, token), 0)
-            p = max(n - self.discount(length, n), 0) / total + self.taken[length][ctx] / total * p if n else self.taken[length][ctx] / total * p
+            p = (
+                max(n - self.discount(length, n), 0) / total + self.taken[length][ctx] / total * p
+                if n
+                else self.taken[length][ctx] / total * p
+            )
         return p
 
     def nll(self, words: list[str]) -> float:

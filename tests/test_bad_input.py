@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from helpers import ROOT, default_words, set_params, stage_in_process
+
 from makemore import MakemoreError
 from makemore.models import checksum, instance_config
 from makemore.params import MAX_SEED, load_params
@@ -33,7 +33,9 @@ def workdir(tmp_path):
     """A directory with the default params and a small data file, where stage scripts run."""
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     (tmp_path / "data").mkdir()
-    (tmp_path / "data/names.txt").write_text("emma\nolivia\nava\nisabella\nsophia\nmia\ncharlotte\namelia\nevelyn\nabigail\nharper\nemily\n")
+    (tmp_path / "data/names.txt").write_text(
+        "emma\nolivia\nava\nisabella\nsophia\nmia\ncharlotte\namelia\nevelyn\nabigail\nharper\nemily\n"
+    )
     return tmp_path
 
 
@@ -50,14 +52,25 @@ def assert_fails_with(result, message):
 
 def test_prepare_writes_its_outputs_on_good_data(workdir):
     assert stage_in_process(workdir, "prepare").returncode == 0
-    assert sorted(p.name for p in (workdir / "data/prepared").iterdir()) == ["test.txt", "train.txt", "val.txt", "vocab.json"]
+    assert sorted(p.name for p in (workdir / "data/prepared").iterdir()) == [
+        "test.txt",
+        "train.txt",
+        "val.txt",
+        "vocab.json",
+    ]
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"),
-        (b"\n  \r\n\t\n", "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"),
+        (
+            b"",
+            "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)",
+        ),
+        (
+            b"\n  \r\n\t\n",
+            "data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)",
+        ),
         (b"emma\nzo\xeb\nava\n", "data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)"),
     ],
     ids=["empty", "blank", "latin-1"],
@@ -70,7 +83,9 @@ def test_bad_data_is_named_with_its_line_and_leaves_no_output(workdir, content, 
 
 def test_a_device_or_a_pipe_is_refused_as_data(workdir):
     set_params(workdir, data__path="/dev/zero")  # endless, with no line end: read line by line it never ends
-    assert_fails_with(stage_in_process(workdir, "prepare"), "/dev/zero: not a regular file (a file of words, one per line)")
+    assert_fails_with(
+        stage_in_process(workdir, "prepare"), "/dev/zero: not a regular file (a file of words, one per line)"
+    )
     assert not (workdir / "data/prepared").exists()
 
 
@@ -78,10 +93,18 @@ def test_a_full_disk_fails_in_one_line_and_leaves_no_file(workdir):
     build(workdir, "prepare")
     models = workdir / "data/models"
     models.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(models)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(models)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root")
     try:
-        assert_fails_with(stage_in_process(workdir, "train", "kneser_ney"), "data/models/kneser_ney.pt: cannot write it (no space left on device)")
+        assert_fails_with(
+            stage_in_process(workdir, "train", "kneser_ney"),
+            "data/models/kneser_ney.pt: cannot write it (no space left on device)",
+        )
         assert list(models.iterdir()) == []
     finally:
         subprocess.run(["umount", str(models)], check=True)
@@ -96,7 +119,9 @@ def test_a_missing_data_file_or_a_directory_is_named(workdir):
 
 @pytest.mark.parametrize("char", ["\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028"])
 def test_a_control_character_inside_a_word_is_refused_with_its_line_and_column(workdir, char):
-    (workdir / "data/names.txt").write_text(f"emma\nava\n  mia{char}x\t\nzoe\n", encoding="utf-8")  # the tab after x is stripped
+    (workdir / "data/names.txt").write_text(
+        f"emma\nava\n  mia{char}x\t\nzoe\n", encoding="utf-8"
+    )  # the tab after x is stripped
     assert_fails_with(
         stage_in_process(workdir, "prepare"),
         f"data/names.txt:3: control character U+{ord(char):04X} at column 6 (one word per line, no tabs or control characters)",
@@ -106,48 +131,86 @@ def test_a_control_character_inside_a_word_is_refused_with_its_line_and_column(w
 
 def test_words_longer_than_max_len_are_dropped_with_one_warning(workdir):
     names = (workdir / "data/names.txt").read_text().split()
-    (workdir / "data/names.txt").write_text("\n".join(names[:3] + ["x" * 1_000_000] + names[3:] + ["y" * 51]) + "\n")
+    (workdir / "data/names.txt").write_text(
+        "\n".join(names[:3] + ["x" * 1_000_000] + names[3:] + ["y" * 51]) + "\n"
+    )
     result = stage_in_process(workdir, "prepare")
     assert result.returncode == 0
-    assert result.stderr.splitlines() == ["warning: data/names.txt: dropped 2 word(s) longer than data.max_len = 50 characters (the first at line 4)"]
-    kept = sum(((workdir / f"data/prepared/{s}.txt").read_text().split() for s in ("train", "val", "test")), [])
+    assert result.stderr.splitlines() == [
+        "warning: data/names.txt: dropped 2 word(s) longer than data.max_len = 50 characters (the first at line 4)"
+    ]
+    kept = sum(
+        ((workdir / f"data/prepared/{s}.txt").read_text().split() for s in ("train", "val", "test")), []
+    )
     assert sorted(kept) == sorted(names)
 
     (workdir / "data/names.txt").write_text("x" * 51 + "\n")
     result = stage_in_process(workdir, "prepare")
-    assert result.stderr.splitlines()[-1] == "error: data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "error: data/names.txt: no words (the file is empty, or has only blank lines or words that are too long)"
+    )
 
 
 def test_a_split_too_small_for_the_data_is_refused_before_writing(workdir):
     set_params(workdir, split__train=0.98)
     set_params(workdir, split__val=0.01)
     set_params(workdir, split__test=0.01)
-    assert_fails_with(stage_in_process(workdir, "prepare"), "split.val = 0.01 leaves the val split empty with 12 distinct words")
+    assert_fails_with(
+        stage_in_process(workdir, "prepare"),
+        "split.val = 0.01 leaves the val split empty with 12 distinct words",
+    )
     assert not (workdir / "data/prepared").exists()
 
 
 @pytest.mark.parametrize("duplicates", ["drop", "keep"])
 def test_repeated_lines_never_fall_in_two_splits_and_prepare_reports_them(workdir, duplicates):
     names = default_words()[:500]
-    (workdir / "data/names.txt").write_text("".join(f"{name}\n" for name in names * 3))  # each name on 3 lines
+    (workdir / "data/names.txt").write_text(
+        "".join(f"{name}\n" for name in names * 3)
+    )  # each name on 3 lines
     set_params(workdir, data__duplicates=duplicates)
     result = stage_in_process(workdir, "prepare")
     assert result.returncode == 0, result.stderr
-    splits = {name: (workdir / f"data/prepared/{name}.txt").read_text().split() for name in ("train", "val", "test")}
-    assert not (set(splits["train"]) & set(splits["val"]) or set(splits["train"]) & set(splits["test"]) or set(splits["val"]) & set(splits["test"]))
+    splits = {
+        name: (workdir / f"data/prepared/{name}.txt").read_text().split() for name in ("train", "val", "test")
+    }
+    assert not (
+        set(splits["train"]) & set(splits["val"])
+        or set(splits["train"]) & set(splits["test"])
+        or set(splits["val"]) & set(splits["test"])
+    )
     copies = 3 if duplicates == "keep" else 1
     assert sorted(sum(splits.values(), [])) == sorted(names * copies)
     dropped = 0 if duplicates == "keep" else 1000
-    assert result.stderr == f"data/names.txt: 1,000 of 1,500 words repeat an earlier line; data.duplicates = {duplicates}: {dropped:,} dropped\n"
+    assert (
+        result.stderr
+        == f"data/names.txt: 1,000 of 1,500 words repeat an earlier line; data.duplicates = {duplicates}: {dropped:,} dropped\n"
+    )
     report = json.loads((workdir / "metrics/prepare.json").read_text())
-    assert report == {"words": 1500, "distinct": 500, "repeats": 1000, "dropped": dropped, **{name: len(split) for name, split in splits.items()}}
-    assert [report[name] // copies for name in ("train", "val", "test")] == [400, 50, 50]  # the fractions of the distinct words
+    assert report == {
+        "words": 1500,
+        "distinct": 500,
+        "repeats": 1000,
+        "dropped": dropped,
+        **{name: len(split) for name, split in splits.items()},
+    }
+    assert [report[name] // copies for name in ("train", "val", "test")] == [
+        400,
+        50,
+        50,
+    ]  # the fractions of the distinct words
 
 
 def test_crlf_and_surrounding_whitespace_are_stripped(workdir):
-    (workdir / "data/names.txt").write_bytes(b"\xef\xbb\xbfemma\r\n  ava \r\n\r\nmia\nzoe\nli\nbo\nal\nel\ncy\nty\n")
+    (workdir / "data/names.txt").write_bytes(
+        b"\xef\xbb\xbfemma\r\n  ava \r\n\r\nmia\nzoe\nli\nbo\nal\nel\ncy\nty\n"
+    )
     assert stage_in_process(workdir, "prepare").returncode == 0
-    words = sum(((workdir / f"data/prepared/{s}.txt").read_text().split("\n")[:-1] for s in ("train", "val", "test")), [])
+    words = sum(
+        ((workdir / f"data/prepared/{s}.txt").read_text().split("\n")[:-1] for s in ("train", "val", "test")),
+        [],
+    )
     assert sorted(words) == sorted(["emma", "ava", "mia", "zoe", "li", "bo", "al", "el", "cy", "ty"])
 
 
@@ -157,7 +220,11 @@ def test_crlf_and_surrounding_whitespace_are_stripped(workdir):
         (1e30, 0, "models.nn.lr = 1e+30 is too large: the loss became"),
         (1e30, 0.01, "models.nn.lr = 1e+30 and reg = 0.01 are too large together: the loss became"),
         (50, 1e6, "models.nn.lr = 50 and reg = 1e+06 are too large together: the loss became"),
-        (50, 1e308, "models.nn.reg = 1e+308 is too large: the L2 term reg * mean(W^2) is inf before the first step"),
+        (
+            50,
+            1e308,
+            "models.nn.reg = 1e+308 is too large: the L2 term reg * mean(W^2) is inf before the first step",
+        ),
     ],
 )
 def test_a_diverging_training_run_names_the_param_to_blame_and_writes_no_model(workdir, lr, reg, message):
@@ -172,7 +239,10 @@ def test_a_diverging_training_run_names_the_param_to_blame_and_writes_no_model(w
 def test_a_k_that_overflows_the_model_is_refused_where_it_is_made(workdir):
     build(workdir, "prepare")
     set_params(workdir, models__count__k=1e308)
-    assert_fails_with(stage_in_process(workdir, "train", "count"), "models.count.k = 1e+308 is too large: c(h) + k * V overflows")
+    assert_fails_with(
+        stage_in_process(workdir, "train", "count"),
+        "models.count.k = 1e+308 is too large: c(h) + k * V overflows",
+    )
     assert not (workdir / "data/models").exists()
     set_params(workdir, models__count__k=1e300)  # large, but every distribution is still one: uniform
     build(workdir, "train@count", "evaluate@count")
@@ -182,7 +252,10 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
     assert stage_in_process(workdir, "prepare").returncode == 0
     (workdir / "data/models").mkdir(parents=True)
     (workdir / "data/models/count.pt").write_bytes(b"garbage")
-    assert_fails_with(stage_in_process(workdir, "evaluate", "count"), "data/models/count.pt: not a readable tensor file (corrupt, or not written by this pipeline)")
+    assert_fails_with(
+        stage_in_process(workdir, "evaluate", "count"),
+        "data/models/count.pt: not a readable tensor file (corrupt, or not written by this pipeline)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,14 +267,38 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
         ("sample__temperature", 0, "sample.temperature = 0 is invalid: input should be greater than 0"),
         ("sample__top_k", 0, "sample.top_k = 0 is invalid: input should be greater than or equal to 1"),
         ("sample__top_k", "all", "sample.top_k = 'all' is invalid: input should be a valid integer"),
-        ("sample__num", 10**6 + 1, "sample.num = 1000001 is invalid: input should be less than or equal to 1000000"),
-        ("sample__max_len", 1001, "sample.max_len = 1001 is invalid: input should be less than or equal to 1000"),
+        (
+            "sample__num",
+            10**6 + 1,
+            "sample.num = 1000001 is invalid: input should be less than or equal to 1000000",
+        ),
+        (
+            "sample__max_len",
+            1001,
+            "sample.max_len = 1001 is invalid: input should be less than or equal to 1000",
+        ),
         ("data__max_len", 0, "data.max_len = 0 is invalid: input should be greater than or equal to 1"),
-        ("split__seed", 2**70, f"split.seed = {2**70} is invalid: input should be less than or equal to {MAX_SEED}"),
-        ("sample__seed", 2**64, f"sample.seed = {2**64} is invalid: input should be less than or equal to {MAX_SEED}"),
+        (
+            "split__seed",
+            2**70,
+            f"split.seed = {2**70} is invalid: input should be less than or equal to {MAX_SEED}",
+        ),
+        (
+            "sample__seed",
+            2**64,
+            f"sample.seed = {2**64} is invalid: input should be less than or equal to {MAX_SEED}",
+        ),
         ("sample__nmu", 5, "unknown key 'sample.nmu' (did you mean 'num'?)"),
-        ("models", {}, "models = {} is invalid: dictionary should have at least 1 item after validation, not 0"),
-        ("models", {"a.b": {"family": "ngram"}}, "models: the name 'a.b' is not a plain name (letters, digits, _ and - only)"),
+        (
+            "models",
+            {},
+            "models = {} is invalid: dictionary should have at least 1 item after validation, not 0",
+        ),
+        (
+            "models",
+            {"a.b": {"family": "ngram"}},
+            "models: the name 'a.b' is not a plain name (letters, digits, _ and - only)",
+        ),
         ("models__count", 3, "models.count must be a mapping of keys to values, not 3"),
     ],
 )
@@ -217,22 +314,72 @@ def test_bad_params_name_the_key_and_value(workdir, key, value, message):
     [
         ("count", "k", -1, "models.count.k = -1 is invalid: input should be greater than or equal to 0"),
         ("count", "k", float("nan"), "models.count.k = nan is invalid: input should be a finite number"),
-        ("count", "family", "ngrams", "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer, mlp, rnn, transformer)"),
-        ("count", "order", 0, "models.count.order = 0 is invalid: input should be greater than or equal to 1"),
-        ("count", "order", 11, "models.count.order = 11 is invalid: input should be less than or equal to 10"),
-        ("count", "smoothing", "good-turing", "models.count.smoothing = 'good-turing' is invalid: input should be 'additive' or 'kneser_ney'"),
+        (
+            "count",
+            "family",
+            "ngrams",
+            "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer, mlp, rnn, transformer)",
+        ),
+        (
+            "count",
+            "order",
+            0,
+            "models.count.order = 0 is invalid: input should be greater than or equal to 1",
+        ),
+        (
+            "count",
+            "order",
+            11,
+            "models.count.order = 11 is invalid: input should be less than or equal to 10",
+        ),
+        (
+            "count",
+            "smoothing",
+            "good-turing",
+            "models.count.smoothing = 'good-turing' is invalid: input should be 'additive' or 'kneser_ney'",
+        ),
         ("count", "lr", 50, "unknown key 'models.count.lr' (known keys: order, smoothing, k, discounts)"),
-        ("count", "discounts", [0.5, 1, 1.5], "models.count: discounts are for kneser_ney smoothing; additive takes k"),
+        (
+            "count",
+            "discounts",
+            [0.5, 1, 1.5],
+            "models.count: discounts are for kneser_ney smoothing; additive takes k",
+        ),
         ("kneser_ney", "k", 1, "models.kneser_ney: k is for additive smoothing; kneser_ney takes discounts"),
-        ("kneser_ney", "discounts", [0, 1, 1.5], "models.kneser_ney: discounts = [0.0, 1.0, 1.5]: D1 = 0 must be between 0 and 1, a part of a count of 1"),
-        ("kneser_ney", "discounts", [0.5, 1, 3], "models.kneser_ney: discounts = [0.5, 1.0, 3.0]: D3+ = 3 must be between 0 and 3, a part of a count of 3"),
-        ("kneser_ney", "discounts", [0.5, 1], "models.kneser_ney.discounts = [0.5, 1] is invalid: list should have at least 3 items after validation, not 2"),
-        ("kneser_ney", "dicsounts", None, "unknown key 'models.kneser_ney.dicsounts' (did you mean 'discounts'?)"),
+        (
+            "kneser_ney",
+            "discounts",
+            [0, 1, 1.5],
+            "models.kneser_ney: discounts = [0.0, 1.0, 1.5]: D1 = 0 must be between 0 and 1, a part of a count of 1",
+        ),
+        (
+            "kneser_ney",
+            "discounts",
+            [0.5, 1, 3],
+            "models.kneser_ney: discounts = [0.5, 1.0, 3.0]: D3+ = 3 must be between 0 and 3, a part of a count of 3",
+        ),
+        (
+            "kneser_ney",
+            "discounts",
+            [0.5, 1],
+            "models.kneser_ney.discounts = [0.5, 1] is invalid: list should have at least 3 items after validation, not 2",
+        ),
+        (
+            "kneser_ney",
+            "dicsounts",
+            None,
+            "unknown key 'models.kneser_ney.dicsounts' (did you mean 'discounts'?)",
+        ),
         ("nn", "lr", 0, "models.nn.lr = 0 is invalid: input should be greater than 0"),
         ("nn", "lr", "fast", "models.nn.lr = 'fast' is invalid: input should be a valid number"),
         ("nn", "lr", True, "models.nn.lr = True is invalid: input should be a valid number"),
         ("nn", "lr", "0.5", "models.nn.lr = '0.5' is invalid: input should be a valid number"),
-        ("mlp", "layernorm", "off", "models.mlp.layernorm = 'off' is invalid: input should be a valid boolean"),
+        (
+            "mlp",
+            "layernorm",
+            "off",
+            "models.mlp.layernorm = 'off' is invalid: input should be a valid boolean",
+        ),
         ("nn", "steps", 2.5, "models.nn.steps = 2.5 is invalid: input should be a valid integer"),
         ("nn", "seed", -1, "models.nn.seed = -1 is invalid: input should be greater than or equal to 0"),
         ("nn", "k", 1, "unknown key 'models.nn.k' (known keys: order, lr, steps, reg, seed)"),
@@ -248,8 +395,16 @@ def test_bad_model_params_name_the_model_the_key_and_the_value(workdir, model, k
 @pytest.mark.parametrize(
     "model, sizes, message",
     [
-        ("mlp", {"context": 64, "embedding": 4096, "hidden": 65536}, "models.big.hidden = 65536 is too large: training would need about"),
-        ("gru", {"hidden": 4096, "batch_size": 65536}, "models.big.batch_size = 65536 is too large: training would need about"),
+        (
+            "mlp",
+            {"context": 64, "embedding": 4096, "hidden": 65536},
+            "models.big.hidden = 65536 is too large: training would need about",
+        ),
+        (
+            "gru",
+            {"hidden": 4096, "batch_size": 65536},
+            "models.big.batch_size = 65536 is too large: training would need about",
+        ),
     ],
 )
 def test_a_net_too_large_for_the_memory_is_refused_before_it_is_built(workdir, model, sizes, message):
@@ -257,7 +412,11 @@ def test_a_net_too_large_for_the_memory_is_refused_before_it_is_built(workdir, m
     set_params(workdir, models__big=instance_config(model, workdir / "params.yaml").model_dump() | sizes)
     result = stage_in_process(workdir, "train", "big")
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith(f"error: {message}") and "GB of memory" in result.stderr and result.stderr.rstrip().endswith("GB of this machine")
+    assert (
+        result.stderr.startswith(f"error: {message}")
+        and "GB of memory" in result.stderr
+        and result.stderr.rstrip().endswith("GB of this machine")
+    )
     assert not (workdir / "data/models").exists() and not (workdir / "metrics/train").exists()
 
 
@@ -272,7 +431,9 @@ def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["modles"] = params.pop("models")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(MakemoreError, match=r"params.yaml: unknown key 'modles' \(did you mean 'models'\?\)$"):
+    with pytest.raises(
+        MakemoreError, match=r"params.yaml: unknown key 'modles' \(did you mean 'models'\?\)$"
+    ):
         load_params(workdir / "params.yaml")
     del params["modles"]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -282,12 +443,21 @@ def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
 
 def test_a_bad_param_stops_the_stage_that_uses_it_in_one_line(workdir):
     set_params(workdir, split__seed=-5)
-    assert_fails_with(stage_in_process(workdir, "prepare"), "params.yaml: split.seed = -5 is invalid: input should be greater than or equal to 0")
+    assert_fails_with(
+        stage_in_process(workdir, "prepare"),
+        "params.yaml: split.seed = -5 is invalid: input should be greater than or equal to 0",
+    )
     assert not (workdir / "data/prepared").exists()
     set_params(workdir, split__seed=42, models__count__k=-0.5)
     build(workdir, "prepare")  # a model's params are its train stage's business
-    assert_fails_with(stage_in_process(workdir, "train", "count"), "params.yaml: models.count.k = -0.5 is invalid: input should be greater than or equal to 0")
-    assert_fails_with(stage_in_process(workdir, "train", "gpt"), "models.gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney, mlp, gru, transformer)")
+    assert_fails_with(
+        stage_in_process(workdir, "train", "count"),
+        "params.yaml: models.count.k = -0.5 is invalid: input should be greater than or equal to 0",
+    )
+    assert_fails_with(
+        stage_in_process(workdir, "train", "gpt"),
+        "models.gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney, mlp, gru, transformer)",
+    )
     assert not (workdir / "data/models").exists()
 
 
@@ -306,7 +476,19 @@ def test_an_artifact_from_another_vocabulary_of_the_same_size_is_refused(workdir
 
 
 @pytest.mark.parametrize(
-    "damage", ["no-config", "unknown-family", "bad-config", "missing-tensor", "short-tensor", "unsorted-keys", "wrong-shape", "nan", "rows-sum-to-2", "not-a-dict"]
+    "damage",
+    [
+        "no-config",
+        "unknown-family",
+        "bad-config",
+        "missing-tensor",
+        "short-tensor",
+        "unsorted-keys",
+        "wrong-shape",
+        "nan",
+        "rows-sum-to-2",
+        "not-a-dict",
+    ],
 )
 def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir, damage):
     build(workdir, "prepare", "train@count", "train@nn")
@@ -333,8 +515,12 @@ def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir,
         archive["weights.1"] = archive["weights.1"] * 2
     elif damage == "not-a-dict":
         archive = [archive["vocabulary"]]
-    if isinstance(archive, dict):  # written with its name and a checksum that holds: the content itself is wrong
-        contents = {key: value for key, value in archive.items() if key not in ("checksum", "vocabulary")} | {"name": "count"}
+    if isinstance(
+        archive, dict
+    ):  # written with its name and a checksum that holds: the content itself is wrong
+        contents = {key: value for key, value in archive.items() if key not in ("checksum", "vocabulary")} | {
+            "name": "count"
+        }
         archive |= {"name": "count", "checksum": checksum(contents)}
     torch.save(archive, workdir / "data/models/count.pt")
     message = "data/models/count.pt: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`"
@@ -348,7 +534,9 @@ def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_change
     model = (workdir / "data/models/kneser_ney.pt").read_bytes()
     metrics = (workdir / "metrics/evaluate/kneser_ney.json").read_bytes()
     refused = 0
-    for position in range(0, len(model), len(model) // 97):  # about 100 places, in the archive's headers and its tensors
+    for position in range(
+        0, len(model), len(model) // 97
+    ):  # about 100 places, in the archive's headers and its tensors
         damaged = bytearray(model)
         damaged[position] ^= 0x10
         (workdir / "data/models/kneser_ney.pt").write_bytes(damaged)
@@ -362,14 +550,22 @@ def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_change
             assert result.stderr.startswith("error: data/models/kneser_ney.pt: ")
             refused += 1
         (workdir / "metrics/evaluate/kneser_ney.json").write_bytes(metrics)
-    assert refused > 50  # most bytes are the tensors and their names; the rest are zip headers that the reader skips
+    assert (
+        refused > 50
+    )  # most bytes are the tensors and their names; the rest are zip headers that the reader skips
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ("copied", "data/models/count.pt: holds another model than count (copied over it?): run `dvc repro -f train@count`"),
-        ("edited", "data/models/count.pt: trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`"),
+        (
+            "copied",
+            "data/models/count.pt: holds another model than count (copied over it?): run `dvc repro -f train@count`",
+        ),
+        (
+            "edited",
+            "data/models/count.pt: trained with other params than models.count in params.yaml (k: 0.5 now, 1.0 in the model): run `dvc repro`",
+        ),
     ],
 )
 def test_a_model_file_that_is_not_what_params_yaml_names_is_refused(workdir, change, message):
@@ -400,13 +596,22 @@ def test_a_truncated_artifact_is_never_read_as_valid(workdir):
 @pytest.mark.parametrize("stage", ["train", "evaluate", "sample"])
 @pytest.mark.parametrize("args", [[], ["count", "nn"]])
 def test_a_model_stage_without_one_model_shows_its_usage(workdir, stage, args):
-    assert_fails_with(stage_in_process(workdir, stage, *args), f"usage: python {ROOT / f'stages/{stage}.py'} NAME, where NAME is a model under `models:` in params.yaml")
+    assert_fails_with(
+        stage_in_process(workdir, stage, *args),
+        f"usage: python {ROOT / f'stages/{stage}.py'} NAME, where NAME is a model under `models:` in params.yaml",
+    )
 
 
 def test_a_stage_command_fails_with_one_line_on_stderr_and_status_1(workdir):
     (workdir / "data/names.txt").write_bytes(b"emma\nzo\xeb\n")
-    result = subprocess.run([sys.executable, str(ROOT / "stages/prepare.py")], cwd=workdir, capture_output=True, text=True)
-    assert (result.returncode, result.stdout, result.stderr) == (1, "", "error: data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "stages/prepare.py")], cwd=workdir, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "error: data/names.txt:2: not valid UTF-8 (byte 0xeb at column 3)\n",
+    )
     assert not (workdir / "data/prepared").exists()
 
 
@@ -420,7 +625,9 @@ class Terminal:
         self.shown = b""
 
     def start(self, *cmd, cwd):
-        process = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.secondary)
+        process = subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.secondary
+        )
         os.close(self.secondary)
         return process
 
@@ -448,7 +655,9 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
     set_params(workdir, models__nn__steps=10**9)
     terminal = Terminal()
     stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
-    if moment == "while-importing-torch":  # its shared library is loaded: the import has begun, and goes on for a second
+    if (
+        moment == "while-importing-torch"
+    ):  # its shared library is loaded: the import has begun, and goes on for a second
         maps = Path(f"/proc/{stage.pid}/maps")
         deadline = time.monotonic() + 60
         while "libtorch" not in maps.read_text() and time.monotonic() < deadline:
@@ -466,11 +675,16 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
 
 def test_long_training_shows_progress_on_a_terminal(workdir):
     build(workdir, "prepare")
-    set_params(workdir, models__nn__steps=10**9)  # trains until stopped: the bar is drawn whatever the speed or load
+    set_params(
+        workdir, models__nn__steps=10**9
+    )  # trains until stopped: the bar is drawn whatever the speed or load
     terminal = Terminal()
     stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
     assert terminal.read_until(b"left]", timeout=600)
     stage.send_signal(signal.SIGINT)
     assert stage.wait(timeout=600) == -signal.SIGINT
     drawn = [line for line in terminal.lines() if line.startswith("train: ") and line.endswith("left]")]
-    assert drawn and re.fullmatch(r"train: [\d.]+[kM]?/1000000000 steps, train NLL \d\.\d{4}, val NLL \d\.\d{4} \[.* elapsed, .* left\]", drawn[0]), drawn
+    assert drawn and re.fullmatch(
+        r"train: [\d.]+[kM]?/1000000000 steps, train NLL \d\.\d{4}, val NLL \d\.\d{4} \[.* elapsed, .* left\]",
+        drawn[0],
+    ), drawn

@@ -6,14 +6,17 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from helpers import ROOT
 
 
 def executed_nodes(tree: ast.AST):
     """Every node of `tree` but those under `if TYPE_CHECKING:`, which type checkers read and Python skips."""
     for child in ast.iter_child_nodes(tree):
-        if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+        if (
+            isinstance(child, ast.If)
+            and isinstance(child.test, ast.Name)
+            and child.test.id == "TYPE_CHECKING"
+        ):
             continue
         yield child
         yield from executed_nodes(child)
@@ -30,7 +33,10 @@ def makemore_imports(path: Path) -> set[str]:
                 names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
             for name in names:
                 if name == "makemore" or name.startswith("makemore."):
-                    for module in (name, name.rsplit(".", 1)[0]):  # `from makemore import x`: x may be a module
+                    for module in (
+                        name,
+                        name.rsplit(".", 1)[0],
+                    ):  # `from makemore import x`: x may be a module
                         file = ROOT / (module.replace(".", "/") + ".py")
                         package = ROOT / module.replace(".", "/") / "__init__.py"
                         for candidate in (file, package):
@@ -56,7 +62,9 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
 
 
 def test_the_readme_dag_is_what_dvc_draws():
-    drawn = subprocess.run(["dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    drawn = subprocess.run(
+        ["dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = re.search(r"```mermaid\n(.*?)```", readme, flags=re.S)[1]
     assert shown.strip() == drawn.strip(), "paste the output of `dvc dag --mermaid` into the README"

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from helpers import BIN, Project, additive_nll, call, commit_all, curve_columns, word_bigrams
+
 from makemore import cli, tune
 from makemore.artifacts import load_vocab
 from makemore.bigram import bigram_table
@@ -48,12 +48,17 @@ def test_tune_refuses_a_data_file_that_neither_git_nor_dvc_tracks(project):
     (project.path / "data/loose.txt").write_text("emma\nava\n")
     project.set_params(data__path="data/loose.txt")
     refused = call(lambda: tune.main(["--sweep", "models.count.k", "1"]), project.path)
-    assert (refused.returncode, refused.stderr) == (1, "error: data.path = data/loose.txt is tracked by neither git nor DVC, so the "
-                                                       "experiments cannot see it: run `dvc add data/loose.txt` and commit data/loose.txt.dvc first\n")  # fmt: skip
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "error: data.path = data/loose.txt is tracked by neither git nor DVC, so the "
+        "experiments cannot see it: run `dvc add data/loose.txt` and commit data/loose.txt.dvc first\n",
+    )
     assert project.dvc("queue", "status").stdout.count("Queued") == 0
 
 
-def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_experiments_and_keeps_the_rest(project):
+def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_experiments_and_keeps_the_rest(
+    project,
+):
     # The user's file holds the default words, so that only `prepare` reruns for it and every experiment
     # restores what is off its branch from the run-cache: the test is that DVC finds the file, not its words.
     own_words = (project.path / "data/names.txt").read_text()
@@ -69,17 +74,24 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     commit_all(project, "my own words")
     assert "data/mine.txt" not in project.git("ls-files").split()  # in DVC's cache, not in git
     project.dvc("exp", "save", "--name", "mine")  # an experiment of the user's own, which tune must keep
-    project.dvc("exp", "save", "--name", "tune-nn-reg-3")  # one an earlier `make tune` left, which it must replace
+    project.dvc(
+        "exp", "save", "--name", "tune-nn-reg-3"
+    )  # one an earlier `make tune` left, which it must replace
     best_before = json.loads((project.path / "tuning/best.json").read_text())  # the committed choices
     params_before = (project.path / "params.yaml").read_text()
     outputs_before = project.outputs()
     ks = [0, 0.5, 5]  # 0.5 is best: neither the first, the last, the smallest nor the largest
 
     # and an experiment that fails (the net's loss diverges): it keeps its baseline's metrics, which must not count
-    tuned = call(lambda: tune.main(["--sweep", "models.count.k", *map(str, ks), "--sweep", "models.nn.lr", "1e30"]), project.path)
+    tuned = call(
+        lambda: tune.main(["--sweep", "models.count.k", *map(str, ks), "--sweep", "models.nn.lr", "1e30"]),
+        project.path,
+    )
     assert tuned.returncode == 1
-    assert tuned.stderr.splitlines()[-1] == ("error: 1 experiment(s) failed, so neither chosen nor written: tune-nn-lr-1e+30 "
-                                             "(their logs: dvc queue logs tune-nn-lr-1e+30)")  # fmt: skip
+    assert tuned.stderr.splitlines()[-1] == (
+        "error: 1 experiment(s) failed, so neither chosen nor written: tune-nn-lr-1e+30 "
+        "(their logs: dvc queue logs tune-nn-lr-1e+30)"
+    )
     assert "best models.nn.lr" not in tuned.stdout and not (project.path / "tuning/sweeps/nn.lr.csv").exists()
 
     train, val, test = (words_of(project, f"data/prepared/{split}.txt") for split in ("train", "val", "test"))
@@ -92,16 +104,27 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     assert math.isinf(expected_val[0])  # some val bigrams never occur in train
     best = min(ks, key=expected_val.get)
     chosen = json.loads((project.path / "tuning/best.json").read_text())
-    assert chosen["models.count.k"]["value"] == best and chosen["models.count.k"]["data.path"] == "data/mine.txt"
-    assert chosen["models.count.k"]["test_nll"] == pytest.approx(additive_nll(train, test, 2, best, size), abs=1e-5)
-    assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before  # not swept or failed: kept
+    assert (
+        chosen["models.count.k"]["value"] == best and chosen["models.count.k"]["data.path"] == "data/mine.txt"
+    )
+    assert chosen["models.count.k"]["test_nll"] == pytest.approx(
+        additive_nll(train, test, 2, best, size), abs=1e-5
+    )
+    assert {
+        param: choice for param, choice in chosen.items() if param != "models.count.k"
+    } == best_before  # not swept or failed: kept
     assert f"best models.count.k = {best} on val" in tuned.stdout
     assert "| Experiment" in tuned.stdout and "tune-count-k-0.5" in tuned.stdout  # the dvc exp show table
 
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {"mine", "tune-count-k-0", "tune-count-k-0.5", "tune-count-k-5"}  # a failed one is in the queue's log only
+    assert names == {
+        "mine",
+        "tune-count-k-0",
+        "tune-count-k-0.5",
+        "tune-count-k-5",
+    }  # a failed one is in the queue's log only
     for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
         files = project.git("ls-tree", "-r", "--name-only", ref).split()
         assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
@@ -115,7 +138,9 @@ def trainings(project: Project) -> list[int]:
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if b"stages.train" in (proc / "cmdline").read_bytes() and Path(os.readlink(proc / "cwd")).is_relative_to(project.path):
+            if b"stages.train" in (proc / "cmdline").read_bytes() and Path(
+                os.readlink(proc / "cwd")
+            ).is_relative_to(project.path):
                 found.append(int(proc.name))
         except OSError:  # it ended meanwhile
             pass
@@ -137,7 +162,14 @@ def test_ctrl_c_on_tune_stops_the_experiments_it_queued(project):
     commit_all(project, "a net that trains until stopped")
     # Ctrl-C on a terminal interrupts the foreground process group: `make tune`'s, here the new session's
     sweep = [sys.executable, "-m", "makemore.tune", "--sweep", "models.nn.seed", "1", "2", "--jobs", "1"]
-    tuning = subprocess.Popen(sweep, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    tuning = subprocess.Popen(
+        sweep,
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert wait_for(lambda: trainings(project)), "an experiment starts training"
     os.killpg(tuning.pid, signal.SIGINT)
     _, err = tuning.communicate(timeout=300)
@@ -147,7 +179,10 @@ def test_ctrl_c_on_tune_stops_the_experiments_it_queued(project):
     assert "Running" not in status and "Queued" not in status, status
 
 
-@pytest.mark.parametrize(("text", "value"), [("1e-3", 0.001), ("1.0e-3", 0.001), ("3", 3), ("[0.5, 1, 1.5]", [0.5, 1, 1.5]), ("null", None)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1e-3", 0.001), ("1.0e-3", 0.001), ("3", 3), ("[0.5, 1, 1.5]", [0.5, 1, 1.5]), ("null", None)],
+)
 def test_a_sweep_value_is_read_as_yaml_and_a_number_without_a_dot_is_a_number(text, value):
     assert tune.sweep_value("models.trigram.k", text) == value
 
@@ -186,8 +221,13 @@ def test_score_shows_each_tokens_probability_under_every_model(project):
         context = sum(1 for w in train for pair in word_bigrams(w) if pair[0] == a)
         assert float(row["count p"]) == pytest.approx((pairs + 1) / (context + size), abs=1e-4)
         assert float(row["count log p"]) == pytest.approx(math.log(float(row["count p"])), abs=2e-3)
-        assert float(row["nn p"]) == pytest.approx(torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4)
-    for name, order, smoothing in (("count", 2, 1), ("trigram", 3, k)):  # the word's mean NLL per token, by Python counters
+        assert float(row["nn p"]) == pytest.approx(
+            torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4
+        )
+    for name, order, smoothing in (
+        ("count", 2, 1),
+        ("trigram", 3, k),
+    ):  # the word's mean NLL per token, by Python counters
         mean = re.search(rf"\b{name} ([\d.]+)", result.stdout.splitlines()[0])
         assert float(mean[1]) == pytest.approx(additive_nll(train, [word], order, smoothing, size), abs=1e-4)
 
@@ -196,7 +236,9 @@ def test_score_and_sample_take_one_model(project):
     result = makemore(project, "score", "emma", "--model", "kneser_ney")
     assert list(score_rows(result.stdout, ["kneser_ney"])[0]) == ["token", "kneser_ney p", "kneser_ney log p"]
     refused = makemore(project, "score", "emma", "--model", "gpt", check=False)
-    assert refused.stderr.splitlines() == ["error: --model gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)"]
+    assert refused.stderr.splitlines() == [
+        "error: --model gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)"
+    ]
     seed = str(yaml.safe_load((project.path / "params.yaml").read_text())["sample"]["seed"])
     sampled = makemore(project, "sample", "--model", "kneser_ney", "--num", "1000", "--seed", seed).stdout
     assert sampled == (project.path / "data/samples/kneser_ney.txt").read_text()
@@ -205,7 +247,10 @@ def test_score_and_sample_take_one_model(project):
 def test_models_lists_every_model_with_its_family_and_val_nll_best_first(project):
     listed = makemore(project, "models").stdout.splitlines()
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    val = {name: json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"] for name in models}
+    val = {
+        name: json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
+        for name in models
+    }
     assert listed[0].split()[:3] == ["model", "family", "params"]
     rows = [line.split() for line in listed[1:]]
     assert [row[0] for row in rows] == sorted(models, key=val.get)
@@ -228,20 +273,28 @@ def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(
     assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}
     train = words_of(project, "data/prepared/train.txt")
     seen = {pair for w in train for pair in word_bigrams(w)}
-    unseen = sum(pair not in seen for word in words_of(project, "data/prepared/val.txt") for pair in word_bigrams(word))
+    unseen = sum(
+        pair not in seen for word in words_of(project, "data/prepared/val.txt") for pair in word_bigrams(word)
+    )
     assert unseen > 0, "the default data has val bigrams never seen in train"
-    metrics = json.loads((project.path / "metrics/evaluate/count.json").read_text())  # json.loads rejects Infinity and NaN
+    metrics = json.loads(
+        (project.path / "metrics/evaluate/count.json").read_text()
+    )  # json.loads rejects Infinity and NaN
     assert metrics["val"]["nll"] == "inf" and metrics["val"]["perplexity"] == "inf"
     assert metrics["val"]["zero_probability_tokens"] == unseen
     assert isinstance(metrics["train"]["nll"], float)
     (workspace,) = json.loads(project.dvc("metrics", "show", "--json").stdout).values()
     assert workspace["data"]["metrics/evaluate/count.json"]["data"]["val"]["nll"] == "inf"
 
-    word = next(w for w in words_of(project, "data/prepared/val.txt") if any(p not in seen for p in word_bigrams(w)))
+    word = next(
+        w for w in words_of(project, "data/prepared/val.txt") if any(p not in seen for p in word_bigrams(w))
+    )
     result = makemore(project, "score", word, "--model", "count")
     assert "nan" not in result.stdout.lower()
     assert re.search(r"mean NLL per token: count inf\)", result.stdout)
-    unseen = [row for row, pair in zip(score_rows(result.stdout, ["count"]), word_bigrams(word)) if pair not in seen]
+    unseen = [
+        row for row, pair in zip(score_rows(result.stdout, ["count"]), word_bigrams(word)) if pair not in seen
+    ]
     assert unseen and all(row["count p"] == "0.0000" and row["count log p"] == "-inf" for row in unseen)
 
 
@@ -258,14 +311,20 @@ def test_score_refuses_a_control_character_that_would_split_the_word(project):
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == ["error: cannot score 'a\\nb': control character U+000A at column 2"]
     empty = makemore(project, "score", "", check=False)
-    assert (empty.returncode, empty.stdout, empty.stderr) == (1, "", "error: cannot score '': a word has at least one character\n")
+    assert (empty.returncode, empty.stdout, empty.stderr) == (
+        1,
+        "",
+        "error: cannot score '': a word has at least one character\n",
+    )
 
 
 def test_missing_artifacts_say_which_command_makes_them(project):
     (project.path / "data/prepared/vocab.json").unlink()
     result = makemore(project, "sample", check=False)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == ["error: data/prepared/vocab.json: no such file (run `dvc repro` to make it)"]
+    assert result.stderr.splitlines() == [
+        "error: data/prepared/vocab.json: no such file (run `dvc repro` to make it)"
+    ]
 
 
 def test_the_cli_finds_the_project_from_a_subfolder_and_names_a_folder_outside_one(project, tmp_path):
@@ -279,7 +338,12 @@ def test_the_cli_finds_the_project_from_a_subfolder_and_names_a_folder_outside_o
 
 
 def test_sampling_into_a_pipe_that_closes_stops_quietly(project):
-    sampler = subprocess.Popen([str(BIN / "makemore"), "sample", "--num", "1000000"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sampler = subprocess.Popen(
+        [str(BIN / "makemore"), "sample", "--num", "1000000"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = sampler.stdout.readline()  # what `| head -1` reads before it closes the pipe
     sampler.stdout.close()
     assert sampler.wait(timeout=60) == 141  # 128 + SIGPIPE, as `yes | head -1` gives
@@ -291,7 +355,9 @@ def test_cli_sample_with_the_pipelines_seed_gives_the_pipelines_samples(project)
     for model in yaml.safe_load((project.path / "params.yaml").read_text())["models"]:
         result = makemore(project, "sample", "--model", model, "--num", "1000", "--seed", seed)
         assert result.stdout == (project.path / f"data/samples/{model}.txt").read_text()
-    assert makemore(project, "sample", "--seed", "1").stdout != makemore(project, "sample", "--seed", "2").stdout
+    assert (
+        makemore(project, "sample", "--seed", "1").stdout != makemore(project, "sample", "--seed", "2").stdout
+    )
 
 
 def greedy_word(probs: torch.Tensor, max_len: int = 50) -> list[int]:
@@ -313,7 +379,9 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
     assert makemore(project, "sample", "--temperature", "0.001", "--num", "5").stdout == f"{greedy}\n" * 5
 
     index = {c: i for i, c in enumerate(labels)}
-    kept = [[p >= sorted(row, reverse=True)[2] for p in row] for row in probs.tolist()]  # ties with the 3rd are kept
+    kept = [
+        [p >= sorted(row, reverse=True)[2] for p in row] for row in probs.tolist()
+    ]  # ties with the 3rd are kept
     for word in makemore(project, "sample", "--top-k", "3", "--num", "200").stdout.split("\n")[:-1]:
         ids = [0, *(index[c] for c in word), 0]
         assert all(kept[a][b] for a, b in zip(ids, ids[1:]))
@@ -338,8 +406,12 @@ def test_bad_sample_options_are_named(tmp_path, args, message):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for command, options in (("score", ["WORD", "--model"]), ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"]), ("models", ["val NLL"])):
-        result = call(lambda: cli.main([command, "--help"]), tmp_path)
+    for command, options in (
+        ("score", ["WORD", "--model"]),
+        ("sample", ["--model", "--num", "--seed", "--temperature", "--top-k"]),
+        ("models", ["val NLL"]),
+    ):
+        result = call(lambda command=command: cli.main([command, "--help"]), tmp_path)
         assert all(option in result.stdout for option in options)
 
 
@@ -348,7 +420,9 @@ def test_every_subcommand_has_help(tmp_path):
 
 def test_sampling_params_rerun_only_the_sample_stages(project):
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    project.set_params(models={name: models[name] for name in ("count", "nn")})  # fewer stages to run, same test
+    project.set_params(
+        models={name: models[name] for name in ("count", "nn")}
+    )  # fewer stages to run, same test
     project.set_params(sample__top_k=1)
     assert set(project.repro()) == {"sample@count", "sample@nn"}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
@@ -361,19 +435,33 @@ def test_sampling_params_rerun_only_the_sample_stages(project):
 def curve(project, name: str) -> pd.DataFrame:
     """The model's DVCLive history (metrics/train/NAME/plots/metrics/COLUMN/nll.tsv), a column per file, by step."""
     folder = project.path / f"metrics/train/{name}/plots/metrics"
-    return pd.DataFrame({tsv.parent.name: pd.read_csv(tsv, sep="\t").set_index("step")["nll"] for tsv in folder.glob("*/nll.tsv")})
+    return pd.DataFrame(
+        {
+            tsv.parent.name: pd.read_csv(tsv, sep="\t").set_index("step")["nll"]
+            for tsv in folder.glob("*/nll.tsv")
+        }
+    )
 
 
 def test_every_plot_is_declared_and_its_data_is_right(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    tuned = {str(path.relative_to(project.path)) for path in (project.path / "tuning/sweeps").glob("*.csv")}  # the committed sweeps
+    tuned = {
+        str(path.relative_to(project.path)) for path in (project.path / "tuning/sweeps").glob("*.csv")
+    }  # the committed sweeps
     assert {f"tuning/sweeps/{param.removeprefix('models.')}.csv" for param in DEFAULT_SWEEPS} <= tuned
     assert set(shown) == {
-        "metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png",
-        *(f"metrics/train/{name}/plots/metrics/{column}/nll.tsv" for name in models for column in curve_columns(models[name]["family"])),
-        *(f"metrics/sample/{name}_lengths.csv" for name in models), *tuned,
-    }  # fmt: skip
+        "metrics/count_grid.png",
+        "metrics/nn_grid.png",
+        "metrics/nn_minus_count_grid.png",
+        *(
+            f"metrics/train/{name}/plots/metrics/{column}/nll.tsv"
+            for name in models
+            for column in curve_columns(models[name]["family"])
+        ),
+        *(f"metrics/sample/{name}_lengths.csv" for name in models),
+        *tuned,
+    }
     for path in ("metrics/count_grid.png", "metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"):
         assert (project.path / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -386,14 +474,20 @@ def test_every_plot_is_declared_and_its_data_is_right(project):
     counted = curve(project, "trigram")  # counting is one step
     assert counted.index.tolist() == [0]
     assert counted["optimum"][0] == pytest.approx(additive_nll(train, train, 3, 0, size), abs=1e-6)
-    assert counted["train"][0] == pytest.approx(additive_nll(train, train, 3, models["trigram"]["k"], size), abs=1e-6)
-    summary = json.loads((project.path / "metrics/train/nn/metrics.json").read_text())  # what `dvc exp show` shows
+    assert counted["train"][0] == pytest.approx(
+        additive_nll(train, train, 3, models["trigram"]["k"], size), abs=1e-6
+    )
+    summary = json.loads(
+        (project.path / "metrics/train/nn/metrics.json").read_text()
+    )  # what `dvc exp show` shows
     assert summary["step"] == models["nn"]["steps"] and summary["train"]["nll"] == loss["train"].iloc[-1]
 
     for model in ("count", "nn"):
         lengths = pd.read_csv(project.path / f"metrics/sample/{model}_lengths.csv").set_index("length")
         samples = words_of(project, f"data/samples/{model}.txt")
         for length, row in lengths.iterrows():
-            assert row["sampled"] == pytest.approx(sum(len(w) == length for w in samples) / len(samples), abs=1e-6)
+            assert row["sampled"] == pytest.approx(
+                sum(len(w) == length for w in samples) / len(samples), abs=1e-6
+            )
             assert row["train"] == pytest.approx(sum(len(w) == length for w in train) / len(train), abs=1e-6)
         assert lengths["sampled"].sum() == pytest.approx(1) and lengths["train"].sum() == pytest.approx(1)

@@ -10,20 +10,39 @@ import unicodedata
 import pandas as pd
 import pytest
 import yaml
-
 from helpers import ROOT, set_params, stage_in_process
+
 from makemore.artifacts import write_text
 
 ALL_MODELS = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
-MODELS = ["count", "nn", "kneser_ney"]  # one of each kind (lecture count, lecture net, Kneser-Ney): the others add time, not cases
-STAGES = ["prepare", *(f"{stage}@{model}" for stage in ("train", "evaluate", "sample") for model in MODELS), "bigrams", "plot_counts", "plot_nn"]  # dvc.yaml's order
+MODELS = [
+    "count",
+    "nn",
+    "kneser_ney",
+]  # one of each kind (lecture count, lecture net, Kneser-Ney): the others add time, not cases
+STAGES = [
+    "prepare",
+    *(f"{stage}@{model}" for stage in ("train", "evaluate", "sample") for model in MODELS),
+    "bigrams",
+    "plot_counts",
+    "plot_nn",
+]  # dvc.yaml's order
+
 
 def test_a_second_repro_while_one_runs_fails_clearly_and_a_forced_rerun_changes_no_byte(project):
     before, lock = project.outputs(), project.lock_without_times()
     # train@nn and what it needs (prepare), forced: about 8 s. On one machine, every rerun gives the same bytes
     # (tests/test_pipeline.py's rerun tests); on another, the same numbers within a tolerance (tests/tolerance.py).
-    first = subprocess.Popen(["dvc", "repro", "--force", "train@nn"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    started = first.stdout.readline()  # "Running stage 'prepare':": the first run holds its locks from here on
+    first = subprocess.Popen(
+        ["dvc", "repro", "--force", "train@nn"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = (
+        first.stdout.readline()
+    )  # "Running stage 'prepare':": the first run holds its locks from here on
     second = project.dvc("repro", check=False)
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
@@ -32,7 +51,9 @@ def test_a_second_repro_while_one_runs_fails_clearly_and_a_forced_rerun_changes_
     assert second.returncode != 0
     # DVC's repo lock while it plans, its per-output locks while a stage runs: either names the other run
     # ("... '.../data/prepared' is busy, it is being blocked by: (PID 4242): dvc repro --force").
-    assert "Unable to acquire lock" in second.stderr or "is busy, it is being blocked by" in second.stderr, second.stderr
+    assert "Unable to acquire lock" in second.stderr or "is busy, it is being blocked by" in second.stderr, (
+        second.stderr
+    )
     assert project.outputs() == before
     assert "Data and pipelines are up to date" in project.dvc("status").stdout
 
@@ -64,9 +85,13 @@ def many_scripts_words() -> list[str]:
     words = []
     for alphabet in alphabets:
         for i in range(len(alphabet)):
-            words.append(alphabet[i] + alphabet[(i * 7 + 3) % len(alphabet)] + alphabet[(i * 3 + 1) % len(alphabet)])
+            words.append(
+                alphabet[i] + alphabet[(i * 7 + 3) % len(alphabet)] + alphabet[(i * 3 + 1) % len(alphabet)]
+            )
             words.append(alphabet[(i * 5 + 2) % len(alphabet)] + alphabet[i])
-    words += [unicodedata.normalize("NFD", w) for w in ("zoë", "chloé", "renée")]  # combining marks, kept as they are
+    words += [
+        unicodedata.normalize("NFD", w) for w in ("zoë", "chloé", "renée")
+    ]  # combining marks, kept as they are
     return words
 
 
@@ -87,7 +112,13 @@ def test_more_than_256_characters_run_end_to_end_and_round_trip(tmp_path):
     vocab = json.loads((tmp_path / "data/prepared/vocab.json").read_text(encoding="utf-8"))
     assert vocab["chars"] == sorted(set("".join(words)))
     assert len(vocab["chars"]) > 256 and "\u0301" in vocab["chars"]  # the combining acute accent is a token
-    prepared = sum(((tmp_path / f"data/prepared/{s}.txt").read_text(encoding="utf-8").split("\n")[:-1] for s in ("train", "val", "test")), [])
+    prepared = sum(
+        (
+            (tmp_path / f"data/prepared/{s}.txt").read_text(encoding="utf-8").split("\n")[:-1]
+            for s in ("train", "val", "test")
+        ),
+        [],
+    )
     assert sorted(prepared) == sorted(words)  # not normalised, not reordered inside a word: byte for byte
 
     for model in MODELS:
@@ -101,8 +132,12 @@ def test_more_than_256_characters_run_end_to_end_and_round_trip(tmp_path):
 def test_outliers_and_long_runs_keep_the_committed_files_small(tmp_path):
     names = (ROOT / "data/names.txt").read_text().split()[:2000]
     words = names[:1000] + ["a" * 1_000_000, "b" * 1000] + names[1000:]
-    without_grids = [stage for stage in STAGES if not stage.startswith("plot_")]  # PNGs of at most 60 x 60 cells
-    results = run_pipeline(tmp_path, words, without_grids, data__max_len=1000, models__nn__steps=3000, sample__max_len=1000)
+    without_grids = [
+        stage for stage in STAGES if not stage.startswith("plot_")
+    ]  # PNGs of at most 60 x 60 cells
+    results = run_pipeline(
+        tmp_path, words, without_grids, data__max_len=1000, models__nn__steps=3000, sample__max_len=1000
+    )
 
     assert results[0].stderr.splitlines() == [
         "warning: data/names.txt: dropped 1 word(s) longer than data.max_len = 1000 characters (the first at line 1001)"
@@ -110,7 +145,9 @@ def test_outliers_and_long_runs_keep_the_committed_files_small(tmp_path):
     loss = pd.read_csv(tmp_path / "metrics/train/nn/plots/metrics/train/nll.tsv", sep="\t")
     assert len(loss) <= 1001 and loss["step"].iloc[-1] == 3000 and loss["step"].is_monotonic_increasing
     lengths = pd.read_csv(tmp_path / "metrics/sample/count_lengths.csv")
-    assert lengths["length"].max() == 1000  # the 1000-character word is kept: the CSV has a row per length up to it
+    assert (
+        lengths["length"].max() == 1000
+    )  # the 1000-character word is kept: the CSV has a row per length up to it
     committed = [p for p in (tmp_path / "metrics").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in committed) < 300_000
 

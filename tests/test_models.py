@@ -3,9 +3,9 @@
 import pytest
 import torch
 import yaml
-
 from helpers import ROOT, additive_nll, default_words
 from kneser_ney_reference import B, KneserNey
+
 from makemore.contexts import Positions
 from makemore.evaluate import score
 from makemore.models import FAMILIES, load_model, save_model
@@ -17,8 +17,34 @@ from makemore.vocab import Vocabulary, split_words
 
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 MAX_LEN = DEFAULT_PARAMS["data"]["max_len"]
-TOY = ["emma", "ava", "anna", "emily", "amelia", "mia", "liam", "william", "ella", "bella", "bill", "lily", "milly",
-       "ian", "nina", "lena", "alan", "allan", "ellen", "helen", "lea", "leah", "hannah", "anne", "ann", "elena"]  # fmt: skip
+TOY = [
+    "emma",
+    "ava",
+    "anna",
+    "emily",
+    "amelia",
+    "mia",
+    "liam",
+    "william",
+    "ella",
+    "bella",
+    "bill",
+    "lily",
+    "milly",
+    "ian",
+    "nina",
+    "lena",
+    "alan",
+    "allan",
+    "ellen",
+    "helen",
+    "lea",
+    "leah",
+    "hannah",
+    "anne",
+    "ann",
+    "elena",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +52,9 @@ def splits() -> tuple[Vocabulary, dict[str, list[str]]]:
     """The default data split as the pipeline splits it."""
     words = default_words()
     split = DEFAULT_PARAMS["split"]
-    return Vocabulary.from_words(words), split_words(words, {s: split[s] for s in ("train", "val", "test")}, split["seed"])
+    return Vocabulary.from_words(words), split_words(
+        words, {s: split[s] for s in ("train", "val", "test")}, split["seed"]
+    )
 
 
 def all_contexts(positions: Positions, length: int) -> torch.Tensor:
@@ -35,7 +63,9 @@ def all_contexts(positions: Positions, length: int) -> torch.Tensor:
 
 def fit(config, vocab, train, val=None):
     family = FAMILIES[config.family]
-    return family.fit(config, vocab, Positions.of(vocab, train), Positions.of(vocab, val or train), max_len=MAX_LEN)
+    return family.fit(
+        config, vocab, Positions.of(vocab, train), Positions.of(vocab, val or train), max_len=MAX_LEN
+    )
 
 
 def probs_of(model, contexts: torch.Tensor) -> torch.Tensor:
@@ -48,9 +78,13 @@ def first_instance(family: str) -> dict:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_fits_round_trips_evaluates_and_samples_through_the_interface(family, tmp_path):
-    assert family in {params["family"] for params in DEFAULT_PARAMS["models"].values()}, "give it an instance in params.yaml"
+    assert family in {params["family"] for params in DEFAULT_PARAMS["models"].values()}, (
+        "give it an instance in params.yaml"
+    )
     params = first_instance(family)
-    params |= {key: value for key, value in {"steps": 5, "warmup": 1, "eval_every": 5}.items() if key in params}  # tiny, fast
+    params |= {
+        key: value for key, value in {"steps": 5, "warmup": 1, "eval_every": 5}.items() if key in params
+    }  # tiny, fast
     words = default_words()
     train, val = words[:400], words[400:500]
     vocab = Vocabulary.from_words(words[:500])
@@ -63,7 +97,9 @@ def test_every_family_fits_round_trips_evaluates_and_samples_through_the_interfa
     contexts = all_contexts(val_positions, loaded.context_length)
     log_probs = loaded.log_probs(contexts)
     assert torch.equal(log_probs, training.model.log_probs(contexts))
-    assert torch.allclose(log_probs.double().exp().sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(
+        log_probs.double().exp().sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-5
+    )
     # evaluate's NLL is the mean of -log p over every position, computed here position by position
     expected = -log_probs.double()[torch.arange(len(contexts)), val_positions.targets].mean().item()
     assert score(loaded, val_positions)["nll"] == pytest.approx(expected, abs=1e-6)
@@ -80,9 +116,14 @@ def test_the_trigram_count_model_with_k_chosen_on_val_equals_python_counters(spl
     model = fit(NGramConfig.model_validate(params), vocab, split["train"]).model
     for name in ("train", "val", "test"):
         expected = additive_nll(split["train"], split[name], 3, params["k"], vocab.size)
-        assert score(model, Positions.of(vocab, split[name]))["nll"] == pytest.approx(expected, abs=1e-4), name
+        assert score(model, Positions.of(vocab, split[name]))["nll"] == pytest.approx(expected, abs=1e-4), (
+            name
+        )
     # params.yaml's k is the val choice among make tune's default values, by the same counters
-    val_nlls = {k: additive_nll(split["train"], split["val"], 3, k, vocab.size) for k in DEFAULT_SWEEPS["models.trigram.k"]}
+    val_nlls = {
+        k: additive_nll(split["train"], split["val"], 3, k, vocab.size)
+        for k in DEFAULT_SWEEPS["models.trigram.k"]
+    }
     assert params["k"] == min(val_nlls, key=val_nlls.get)
 
 
@@ -90,7 +131,9 @@ def test_the_trigram_count_model_with_k_chosen_on_val_equals_python_counters(spl
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
 def test_kneser_ney_equals_a_plain_python_implementation_on_a_toy_corpus(order, discounts):
     vocab = Vocabulary.from_words(TOY)
-    model = fit(NGramConfig(family="ngram", order=order, smoothing="kneser_ney", discounts=discounts), vocab, TOY).model
+    model = fit(
+        NGramConfig(family="ngram", order=order, smoothing="kneser_ney", discounts=discounts), vocab, TOY
+    ).model
     reference = KneserNey(TOY, order, [B, *vocab.chars], discounts=discounts)
     # every context seen in training, and some never seen, against every token
     seen = all_contexts(Positions.of(vocab, TOY), order - 1)
@@ -98,17 +141,30 @@ def test_kneser_ney_equals_a_plain_python_implementation_on_a_toy_corpus(order, 
     contexts = torch.cat([seen, random]).unique(dim=0) if order > 1 else seen[:1]
     probs = probs_of(model, contexts)
     labels = [B, *vocab.chars]
-    expected = torch.tensor([[reference.prob(tuple(labels[i] for i in row), token) for token in labels] for row in contexts.tolist()], dtype=torch.float64)
+    expected = torch.tensor(
+        [
+            [reference.prob(tuple(labels[i] for i in row), token) for token in labels]
+            for row in contexts.tolist()
+        ],
+        dtype=torch.float64,
+    )
     torch.testing.assert_close(probs, expected, rtol=1e-9, atol=1e-12)
     assert torch.allclose(probs.sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-12)
     # the probabilities of given tokens (evaluation's path) are those entries, computed without the whole rows
-    rows, tokens = torch.arange(len(contexts)).repeat_interleave(vocab.size), torch.arange(vocab.size).repeat(len(contexts))
-    torch.testing.assert_close(model.log_probs_of(contexts[rows], tokens).exp(), expected[rows, tokens], rtol=1e-9, atol=1e-12)
+    rows, tokens = (
+        torch.arange(len(contexts)).repeat_interleave(vocab.size),
+        torch.arange(vocab.size).repeat(len(contexts)),
+    )
+    torch.testing.assert_close(
+        model.log_probs_of(contexts[rows], tokens).exp(), expected[rows, tokens], rtol=1e-9, atol=1e-12
+    )
 
 
 def test_every_distribution_of_a_kneser_ney_model_sums_to_1_seen_or_not(splits):
     vocab, split = splits
-    model = fit(NGramConfig(family="ngram", order=5, smoothing="kneser_ney"), vocab, split["train"][:3000]).model
+    model = fit(
+        NGramConfig(family="ngram", order=5, smoothing="kneser_ney"), vocab, split["train"][:3000]
+    ).model
     seen = all_contexts(Positions.of(vocab, split["train"][:3000]), 4).unique(dim=0)
     random = torch.randint(0, vocab.size, (2000, 4), generator=torch.Generator().manual_seed(0))
     probs = probs_of(model, torch.cat([seen, random]))
@@ -134,7 +190,10 @@ def test_the_default_kneser_ney_model_reaches_its_target_and_its_order_is_the_va
 def test_an_ngram_model_stores_the_ngrams_that_occur_not_v_to_the_order():
     chars = [chr(0x4E00 + i) for i in range(3000)]  # 3,000 CJK characters: V ** 8 would be 6.6e27 n-grams
     generator = torch.Generator().manual_seed(0)
-    words = ["".join(chars[i] for i in torch.randint(0, 3000, (int(n),), generator=generator).tolist()) for n in torch.randint(3, 12, (600,), generator=generator)]
+    words = [
+        "".join(chars[i] for i in torch.randint(0, 3000, (int(n),), generator=generator).tolist())
+        for n in torch.randint(3, 12, (600,), generator=generator)
+    ]
     vocab = Vocabulary.from_words(words)
     training = fit(NGramConfig(family="ngram", order=8, smoothing="kneser_ney"), vocab, words)
     positions = Positions.of(vocab, words)
@@ -167,12 +226,18 @@ def test_the_onelayer_loss_over_distinct_contexts_equals_the_lectures_per_exampl
 def test_gradient_descent_without_reg_arrives_at_the_count_model():
     names = default_words()
     vocab = Vocabulary.from_words(names)
-    training = fit(OneLayerConfig(family="onelayer", order=2, lr=50, steps=2000, reg=0, seed=2147483647), vocab, names)
+    training = fit(
+        OneLayerConfig(family="onelayer", order=2, lr=50, steps=2000, reg=0, seed=2147483647), vocab, names
+    )
     optimum = additive_nll(names, names, 2, 0, vocab.size)  # the maximum-likelihood bigram NLL
     assert training.curve[0]["train"] > optimum + 1  # it started far away
     assert training.curve[-1]["optimum"] == pytest.approx(optimum, abs=1e-6)
-    assert 0 <= training.curve[-1]["train"] - optimum < 0.01  # nothing beats maximum likelihood on its own data
-    assert score(training.model, Positions.of(vocab, names))["nll"] == pytest.approx(training.curve[-1]["train"], abs=1e-5)
+    assert (
+        0 <= training.curve[-1]["train"] - optimum < 0.01
+    )  # nothing beats maximum likelihood on its own data
+    assert score(training.model, Positions.of(vocab, names))["nll"] == pytest.approx(
+        training.curve[-1]["train"], abs=1e-5
+    )
 
 
 def test_the_training_curve_records_train_and_val_nll_and_reg_costs_train_nll():
@@ -180,11 +245,19 @@ def test_the_training_curve_records_train_and_val_nll_and_reg_costs_train_nll():
     vocab = Vocabulary.from_words(names)
     train, val = names[:5000], names[5000:6000]
     plain = fit(OneLayerConfig(family="onelayer", order=2, lr=50, steps=30, reg=0, seed=1), vocab, train, val)
-    regular = fit(OneLayerConfig(family="onelayer", order=2, lr=50, steps=30, reg=1.0, seed=1), vocab, train, val)
+    regular = fit(
+        OneLayerConfig(family="onelayer", order=2, lr=50, steps=30, reg=1.0, seed=1), vocab, train, val
+    )
     assert [row["step"] for row in plain.curve] == list(range(31))
     assert plain.curve[-1]["train"] < plain.curve[0]["train"]
     last = plain.curve[-1]
-    assert (last["train"], last["val"]) == pytest.approx((score(plain.model, Positions.of(vocab, train))["nll"], score(plain.model, Positions.of(vocab, val))["nll"]), abs=1e-5)
+    assert (last["train"], last["val"]) == pytest.approx(
+        (
+            score(plain.model, Positions.of(vocab, train))["nll"],
+            score(plain.model, Positions.of(vocab, val))["nll"],
+        ),
+        abs=1e-5,
+    )
     assert regular.model.W.pow(2).mean() < plain.model.W.pow(2).mean()
     assert regular.curve[-1]["train"] > plain.curve[-1]["train"]
 
@@ -197,4 +270,6 @@ def test_a_context_the_net_never_saw_gets_the_uniform_distribution():
     never = torch.tensor([row for row in pairs.tolist() if tuple(row) not in seen])
     assert 0 < len(never) < len(pairs)
     assert (model.index.lookup(never)[-1] == -1).all()
-    assert torch.allclose(probs_of(model, never), torch.full((len(never), vocab.size), 1 / vocab.size, dtype=torch.float64))
+    assert torch.allclose(
+        probs_of(model, never), torch.full((len(never), vocab.size), 1 / vocab.size, dtype=torch.float64)
+    )

@@ -11,15 +11,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from helpers import ROOT, default_words, set_params, stage_in_process
-from makemore.artifacts import write_text
+
 from makemore import MakemoreError
+from makemore.artifacts import write_text
 from makemore.contexts import Positions
 from makemore.evaluate import score, total_log_likelihood
 from makemore.models import FAMILIES, load_model, save_model
-from makemore.sampling import generate
 from makemore.models.network import EVAL_TOKENS, length_chunks
+from makemore.sampling import generate
 from makemore.training import FORECAST_AFTER, Checkpoint, Forecast
 from makemore.vocab import BOUNDARY, Vocabulary
 
@@ -30,7 +30,16 @@ TINY = {
     "transformer": {"family": "transformer", "layers": 2, "heads": 2, "embedding": 16, "dropout": 0.1},
 }
 MAX_LEN = 20  # data.max_len of these tests: the whole-word nets read this many characters
-TRAINING = {"steps": 60, "batch_size": 32, "lr": 0.01, "warmup": 5, "min_lr": 0.001, "weight_decay": 0.01, "eval_every": 10, "seed": 3}
+TRAINING = {
+    "steps": 60,
+    "batch_size": 32,
+    "lr": 0.01,
+    "warmup": 5,
+    "min_lr": 0.001,
+    "weight_decay": 0.01,
+    "eval_every": 10,
+    "seed": 3,
+}
 
 
 def tiny(family: str, **changes):
@@ -48,14 +57,18 @@ def data() -> tuple[Vocabulary, Positions, Positions]:
 def trained(request, data, tmp_path_factory):
     vocab, train, val = data
     checkpoint = Checkpoint(tmp_path_factory.mktemp(request.param) / "checkpoint.pt", key="tiny")
-    return FAMILIES[request.param].fit(tiny(request.param), vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint), checkpoint
+    return FAMILIES[request.param].fit(
+        tiny(request.param), vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint
+    ), checkpoint
 
 
 def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
     trained, _ = trained
     vocab, _, _ = data
     curve = trained.curve
-    assert curve[0]["val"] == pytest.approx(math.log(vocab.size), abs=0.1)  # part 3's initialisation: no confident guesses
+    assert curve[0]["val"] == pytest.approx(
+        math.log(vocab.size), abs=0.1
+    )  # part 3's initialisation: no confident guesses
     assert curve[-1]["train"] < curve[0]["train"] - 0.4
     assert min(row["val"] for row in curve) < curve[0]["val"] - 0.4
     assert [row["step"] for row in curve] == list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
@@ -73,20 +86,30 @@ def test_the_kept_model_is_the_checkpoint_with_the_best_val_nll(trained, data):
 def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
     trained, _ = trained
     vocab, _, val = data
-    reach = math.inf if trained.model.config.family == "mlp" else trained.model.context_length  # an MLP reads any word
+    reach = (
+        math.inf if trained.model.config.family == "mlp" else trained.model.context_length
+    )  # an MLP reads any word
     words = [word for word in default_words()[1200:1240] if len(word) < reach]
     assert len(words) > 30
     total = 0.0
     for word in words:  # the net on one word at a time, no padding, no prefix sharing
         tokens = torch.tensor([BOUNDARY, *vocab.encode([word])[1:-1].tolist()])
         targets = torch.cat([tokens[1:], torch.tensor([BOUNDARY])])
-        total += trained.model.net(tokens[None]).log_softmax(-1)[0, torch.arange(len(tokens)), targets].double().sum().item()
+        total += (
+            trained.model.net(tokens[None])
+            .log_softmax(-1)[0, torch.arange(len(tokens)), targets]
+            .double()
+            .sum()
+            .item()
+        )
     positions = Positions.of(vocab, words)
     assert total_log_likelihood(trained.model, positions)[0] == pytest.approx(total, rel=1e-6)
     # the context-by-context path (sampling's) gives the same probabilities as the word-by-word one (evaluation's)
     contexts = positions.contexts(trained.model.context_length, torch.arange(len(positions)))
     by_context = trained.model.log_probs(contexts)[torch.arange(len(positions)), positions.targets.long()]
-    torch.testing.assert_close(by_context, trained.model.log_probs_of(contexts, positions.targets), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        by_context, trained.model.log_probs_of(contexts, positions.targets), atol=1e-5, rtol=0
+    )
 
 
 def test_a_word_of_max_len_characters_is_read_whole_and_a_longer_one_is_refused(trained, data):
@@ -103,18 +126,31 @@ def test_a_word_of_max_len_characters_is_read_whole_and_a_longer_one_is_refused(
         assert model.config.family == "mlp"
         return
     assert model.max_word_length == MAX_LEN
-    torch.testing.assert_close(model.log_probs_of(contexts, positions.targets).double(), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        model.log_probs_of(contexts, positions.targets).double(), whole, atol=1e-5, rtol=0
+    )
     longer = Positions.of(vocab, [longest + vocab.chars[0]])
-    with pytest.raises(MakemoreError, match=f"a word longer than the {MAX_LEN} characters this model reads whole"):
+    with pytest.raises(
+        MakemoreError, match=f"a word longer than the {MAX_LEN} characters this model reads whole"
+    ):
         model.log_probs_of(longer.contexts(model.context_length, torch.arange(len(longer))), longer.targets)
-    with pytest.raises(MakemoreError, match=f"max_len = {MAX_LEN + 1} is more than the {MAX_LEN} characters this model reads whole"):
+    with pytest.raises(
+        MakemoreError,
+        match=f"max_len = {MAX_LEN + 1} is more than the {MAX_LEN} characters this model reads whole",
+    ):
         next(generate(model, num=1, seed=0, max_len=MAX_LEN + 1))
 
 
 def test_a_net_whose_val_nll_never_falls_writes_no_model(data):
     vocab, _, _ = data
-    train, val = Positions.of(vocab, ["aaa", "aa", "aaaa"] * 50), Positions.of(vocab, ["bbb", "bb", "bbbb"] * 10)
-    with pytest.raises(MakemoreError, match=r"lr = 0.01: the val NLL never fell below the untrained net's \(\d\.\d{4} at step 0\)"):
+    train, val = (
+        Positions.of(vocab, ["aaa", "aa", "aaaa"] * 50),
+        Positions.of(vocab, ["bbb", "bb", "bbbb"] * 10),
+    )
+    with pytest.raises(
+        MakemoreError,
+        match=r"lr = 0.01: the val NLL never fell below the untrained net's \(\d\.\d{4} at step 0\)",
+    ):
         FAMILIES["rnn"].fit(tiny("rnn"), vocab, train, val, max_len=MAX_LEN)
 
 
@@ -138,8 +174,13 @@ def test_a_run_resumed_from_its_last_checkpoint_ends_as_the_uninterrupted_run(tr
     weights: dropout, the batches and AdamW's moments resume where they were."""
     trained, checkpoint = trained
     vocab, train, val = data
-    assert torch.load(checkpoint.path, weights_only=True)["step"] == TRAINING["steps"] - TRAINING["eval_every"] + 1
-    resumed = FAMILIES[trained.model.config.family].fit(trained.model.config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
+    assert (
+        torch.load(checkpoint.path, weights_only=True)["step"]
+        == TRAINING["steps"] - TRAINING["eval_every"] + 1
+    )
+    resumed = FAMILIES[trained.model.config.family].fit(
+        trained.model.config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint
+    )
     assert resumed.curve == trained.curve and resumed.summary == trained.summary
     assert resumed.model.tensors().keys() == trained.model.tensors().keys()
     assert all(torch.equal(resumed.model.tensors()[k], v) for k, v in trained.model.tensors().items())
@@ -151,11 +192,18 @@ def test_a_checkpoint_of_another_run_or_a_damaged_one_is_not_resumed(data, tmp_p
     checkpoint = Checkpoint(tmp_path / "checkpoint.pt", key="one run")
     first = FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
     other = Checkpoint(checkpoint.path, key="another run")
-    assert FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=other).curve == first.curve
+    assert (
+        FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=other).curve == first.curve
+    )
     assert "resuming" not in capfd.readouterr().err
     checkpoint.path.write_bytes(checkpoint.path.read_bytes()[:1000])  # a write cut short
-    assert FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint).curve == first.curve
-    assert capfd.readouterr().err.splitlines() == [f"warning: {checkpoint.path}: not a readable checkpoint, so training starts over"]
+    assert (
+        FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint).curve
+        == first.curve
+    )
+    assert capfd.readouterr().err.splitlines() == [
+        f"warning: {checkpoint.path}: not a readable checkpoint, so training starts over"
+    ]
 
 
 def test_a_checkpoint_key_holds_the_settings_and_the_contents_of_the_files(tmp_path):
@@ -167,11 +215,22 @@ def test_a_checkpoint_key_holds_the_settings_and_the_contents_of_the_files(tmp_p
     assert Checkpoint.of("checkpoint.pt", {"lr": 0.1}, [tmp_path / "train.txt"]).key != key
 
 
-def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_of_an_uninterrupted_run(project):
-    project.set_params(models__tiny=TINY["rnn"] | TRAINING | {"layers": 1, "hidden": 16, "batch_size": 16, "steps": 1000, "eval_every": 100})
+def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_of_an_uninterrupted_run(
+    project,
+):
+    project.set_params(
+        models__tiny=TINY["rnn"]
+        | TRAINING
+        | {"layers": 1, "hidden": 16, "batch_size": 16, "steps": 1000, "eval_every": 100}
+    )
     checkpoint = project.path / "checkpoints/tiny.pt"
-    repro = subprocess.Popen(["dvc", "repro", "train@tiny"], cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)  # fmt: skip
+    repro = subprocess.Popen(
+        ["dvc", "repro", "train@tiny"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     while (step := saved_step(checkpoint)) < 500:
         assert repro.poll() is None, repro.communicate()
     os.killpg(repro.pid, signal.SIGINT)  # a Ctrl-C reaches every process of the terminal's foreground group
@@ -199,9 +258,13 @@ def saved_step(checkpoint: Path) -> int:
 def test_words_are_read_in_chunks_of_similar_length_within_the_budget():
     ends = sorted([3] * 5000 + [7] * 9000 + [15] * 4000 + [40_000, 99_999])
     chunks = list(length_chunks(ends))
-    assert [first for first, _ in chunks] == [0, *(last for _, last in chunks[:-1])] and chunks[-1][1] == len(ends)  # all, once
+    assert [first for first, _ in chunks] == [0, *(last for _, last in chunks[:-1])] and chunks[-1][1] == len(
+        ends
+    )  # all, once
     for first, last in chunks:
-        assert (last - first) * (ends[last - 1] + 1) <= EVAL_TOKENS or last == first + 1  # a word too long is read alone
+        assert (last - first) * (
+            ends[last - 1] + 1
+        ) <= EVAL_TOKENS or last == first + 1  # a word too long is read alone
         assert last == len(ends) or (last - first + 1) * (ends[last] + 1) > EVAL_TOKENS  # as many as fit
     assert chunks[-2:] == [(len(ends) - 2, len(ends) - 1), (len(ends) - 1, len(ends))]
 
@@ -232,7 +295,10 @@ def test_a_checkpoint_round_trips(trained, data, tmp_path):
 
 def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is_the_cpu(data, tmp_path):
     vocab, train, val = data
-    first, again, auto = (FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val, max_len=MAX_LEN) for device in ("cpu", "cpu", "auto"))
+    first, again, auto = (
+        FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val, max_len=MAX_LEN)
+        for device in ("cpu", "cpu", "auto")
+    )
     save_model(tmp_path / "first.pt", first.model, "model")
     save_model(tmp_path / "again.pt", again.model, "model")
     assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "first.pt").read_bytes()
@@ -246,9 +312,17 @@ def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is
     "family, changes, message",
     [
         ("mlp", {"warmup": 100}, "warmup = 100 is more than steps = 60"),
-        ("rnn", {"steps": 100_000, "eval_every": 1}, "eval_every = 1 measures val 100,001 times in steps = 100000: at most 1,001"),
+        (
+            "rnn",
+            {"steps": 100_000, "eval_every": 1},
+            "eval_every = 1 measures val 100,001 times in steps = 100000: at most 1,001",
+        ),
         ("rnn", {"min_lr": 0.1}, "min_lr = 0.1 is more than lr = 0.01"),
-        ("rnn", {"weight_decay": 1e6}, r"weight_decay = 1e\+06 is too large for lr = 0.01: AdamW's decay multiplies every weight by 1 - lr \* weight_decay = -9999"),
+        (
+            "rnn",
+            {"weight_decay": 1e6},
+            r"weight_decay = 1e\+06 is too large for lr = 0.01: AdamW's decay multiplies every weight by 1 - lr \* weight_decay = -9999",
+        ),
         ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
         ("transformer", {"device": "gpu"}, "device"),
     ],
@@ -260,21 +334,33 @@ def test_bad_network_params_are_named(family, changes, message):
 
 def test_the_stages_train_evaluate_and_sample_each_network_and_log_its_curve_with_dvclive(tmp_path):
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    set_params(tmp_path, models={f"tiny_{family}": TINY[family] | TRAINING for family in NETWORKS}, sample__num=50)
+    set_params(
+        tmp_path, models={f"tiny_{family}": TINY[family] | TRAINING for family in NETWORKS}, sample__num=50
+    )
     write_text(tmp_path / "data/names.txt", "".join(f"{word}\n" for word in default_words()[:1500]))
-    stages = ["prepare", *(f"{stage}@tiny_{family}" for family in NETWORKS for stage in ("train", "evaluate", "sample"))]
+    stages = [
+        "prepare",
+        *(f"{stage}@tiny_{family}" for family in NETWORKS for stage in ("train", "evaluate", "sample")),
+    ]
     results = [stage_in_process(tmp_path, *stage.split("@")) for stage in stages]
     assert [r.returncode for r in results] == [0] * len(stages), [r.stderr for r in results]
     for family in NETWORKS:
         name = f"tiny_{family}"
-        summary = json.loads((tmp_path / f"metrics/train/{name}/metrics.json").read_text())  # what `dvc exp show` shows
+        summary = json.loads(
+            (tmp_path / f"metrics/train/{name}/metrics.json").read_text()
+        )  # what `dvc exp show` shows
         val = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/val/nll.tsv", sep="\t")
         train = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/train/nll.tsv", sep="\t")
         steps = list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
         assert val["step"].tolist() == train["step"].tolist() == steps
         assert summary["step"] == TRAINING["steps"] and summary["val"]["nll"] == val["nll"].iloc[-1]
-        assert summary["best_step"] == val["step"][val["nll"].idxmin()] and summary["best_val_nll"] == val["nll"].min()
+        assert (
+            summary["best_step"] == val["step"][val["nll"].idxmin()]
+            and summary["best_val_nll"] == val["nll"].min()
+        )
         evaluated = json.loads((tmp_path / f"metrics/evaluate/{name}.json").read_text())
-        assert evaluated["val"]["nll"] == pytest.approx(summary["best_val_nll"], abs=1e-6)  # the kept checkpoint is the best
+        assert evaluated["val"]["nll"] == pytest.approx(
+            summary["best_val_nll"], abs=1e-6
+        )  # the kept checkpoint is the best
         assert json.loads((tmp_path / f"metrics/time/{name}.json").read_text())["train_seconds"] > 0
         assert len((tmp_path / f"data/samples/{name}.txt").read_text().splitlines()) == 50

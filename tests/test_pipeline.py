@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from helpers import ROOT, Project, default_words, network_models
 from tolerance import differences
 
@@ -34,10 +33,14 @@ os.fdopen = _writer
 def branch(name: str) -> set[str]:
     """The files that a change of the model `name` may change (for a family whose curve has an optimum)."""
     return {
-        f"data/models/{name}.pt", f"metrics/train/{name}/metrics.json", f"metrics/evaluate/{name}.json",
+        f"data/models/{name}.pt",
+        f"metrics/train/{name}/metrics.json",
+        f"metrics/evaluate/{name}.json",
         *(f"metrics/train/{name}/plots/metrics/{column}/nll.tsv" for column in ("train", "val", "optimum")),
-        f"data/samples/{name}.txt", f"metrics/sample/{name}.json", f"metrics/sample/{name}_lengths.csv",
-    }  # fmt: skip
+        f"data/samples/{name}.txt",
+        f"metrics/sample/{name}.json",
+        f"metrics/sample/{name}_lengths.csv",
+    }
 
 
 def metrics_shown(project):
@@ -73,12 +76,20 @@ def test_full_run_writes_every_output_and_honest_metrics(project):
 
 
 def test_the_ladder_climbs_and_the_lectures_models_keep_their_numbers(project):
-    val = {path.split("/")[-1][:-5]: data["val"]["nll"] for path, data in metrics_shown(project).items() if path.startswith("metrics/evaluate/")}
+    val = {
+        path.split("/")[-1][:-5]: data["val"]["nll"]
+        for path, data in metrics_shown(project).items()
+        if path.startswith("metrics/evaluate/")
+    }
     test = metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["test"]["nll"]
-    assert val["kneser_ney"] < min(val["trigram"], val["trigram_nn"]) and max(val["trigram"], val["trigram_nn"]) < min(val["count"], val["nn"])
+    assert val["kneser_ney"] < min(val["trigram"], val["trigram_nn"]) and max(
+        val["trigram"], val["trigram_nn"]
+    ) < min(val["count"], val["nn"])
     assert test <= 2.005
     train = metrics_shown(project)["metrics/evaluate/count.json"]["train"]["nll"]
-    assert round(train, 5) == 2.45430  # the lecture's count model on the default data, as it was before the ladder
+    assert (
+        round(train, 5) == 2.45430
+    )  # the lecture's count model on the default data, as it was before the ladder
 
 
 def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_run_cache(project):
@@ -98,13 +109,22 @@ def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_ru
 def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_else(project):
     before = project.outputs()
     params = yaml.safe_load((project.path / "params.yaml").read_text())
-    params["models"]["fourgram"] = {"family": "ngram", "order": 4, "smoothing": "kneser_ney", "discounts": None}
+    params["models"]["fourgram"] = {
+        "family": "ngram",
+        "order": 4,
+        "smoothing": "kneser_ney",
+        "discounts": None,
+    }
     (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(project.repro()) == {"train@fourgram", "evaluate@fourgram", "sample@fourgram"}
     assert set(project.outputs()) - set(before) == branch("fourgram")
     assert all(project.outputs()[path] == digest for path, digest in before.items())
     fourgram = metrics_shown(project)["metrics/evaluate/fourgram.json"]["val"]["nll"]
-    assert metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["val"]["nll"] < fourgram < metrics_shown(project)["metrics/evaluate/trigram.json"]["val"]["nll"]
+    assert (
+        metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["val"]["nll"]
+        < fourgram
+        < metrics_shown(project)["metrics/evaluate/trigram.json"]["val"]["nll"]
+    )
 
     del params["models"]["fourgram"]
     (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -112,24 +132,38 @@ def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_els
     assert "Data and pipelines are up to date" in project.dvc("status").stdout
 
 
-def test_the_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_setting_it_back_uses_the_run_cache(project, tmp_path):
+def test_the_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_setting_it_back_uses_the_run_cache(
+    project, tmp_path
+):
     before = project.outputs()
     project.set_params(models__nn__lr=10)
 
     # the train stage killed half-way through its first write leaves no half-written file under its name
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook/sitecustomize.py").write_text(KILL_MID_WRITE)
-    killed = subprocess.run(["dvc", "repro"], cwd=project.path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path / "hook")})
+    killed = subprocess.run(
+        ["dvc", "repro"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "hook")},
+    )
     assert killed.returncode != 0 and "Running stage 'train@nn'" in killed.stdout
     models = project.path / "data/models"
     assert not (models / "nn.pt").exists()
-    assert [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")], "the half-written temporary file"
+    assert [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")], (
+        "the half-written temporary file"
+    )
 
     # and a plain repro recovers: exactly the nn branch runs, the stale temporary file is gone
     assert set(project.repro()) == {"train@nn", "plot_nn", "evaluate@nn", "sample@nn"}
     assert not [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")]
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
-    assert {"data/models/nn.pt", "metrics/evaluate/nn.json", "metrics/train/nn/plots/metrics/train/nll.tsv"} <= changed
+    assert {
+        "data/models/nn.pt",
+        "metrics/evaluate/nn.json",
+        "metrics/train/nn/plots/metrics/train/nll.tsv",
+    } <= changed
     assert changed <= branch("nn") | {"metrics/nn_grid.png", "metrics/nn_minus_count_grid.png"}
 
     project.set_params(models__nn__lr=50)
@@ -143,7 +177,9 @@ def test_a_bad_param_fails_in_one_line_and_loses_nothing(project):
     project.repro(check=False)
     assert project.last.returncode != 0
     errors = [line for line in project.last.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: params.yaml: models.count.k = -1 is invalid: input should be greater than or equal to 0"]
+    assert errors == [
+        "error: params.yaml: models.count.k = -1 is invalid: input should be greater than or equal to 0"
+    ]
 
     project.set_params(models__count__k=1)
     assert project.repro() == []
@@ -160,7 +196,9 @@ def test_a_misspelt_key_reruns_its_stage_and_is_refused(project):
 def reproduced_here(path: Path, networks: set[str]) -> bool:
     """Whether the shared run makes `path`: not the training times (new on every run), nor the neural models'
     files, which it leaves out (without_networks)."""
-    return path.parts[:2] != ("metrics", "time") and not any(name in path.parts or path.stem in (name, f"{name}_lengths") for name in networks)
+    return path.parts[:2] != ("metrics", "time") and not any(
+        name in path.parts or path.stem in (name, f"{name}_lengths") for name in networks
+    )
 
 
 def test_committed_metrics_are_what_the_default_data_reproduces_on_this_machine_within_tolerance(project):
@@ -169,7 +207,11 @@ def test_committed_metrics_are_what_the_default_data_reproduces_on_this_machine_
     assert default_words() == (project.path / "data/names.txt").read_text().split()
 
     def files(root: Path) -> list[Path]:
-        return sorted(path for path in (p.relative_to(root) for p in (root / "metrics").rglob("*") if p.is_file()) if reproduced_here(path, networks))
+        return sorted(
+            path
+            for path in (p.relative_to(root) for p in (root / "metrics").rglob("*") if p.is_file())
+            if reproduced_here(path, networks)
+        )
 
     committed = files(ROOT)
     assert committed == files(project.path)
@@ -180,7 +222,9 @@ def test_committed_metrics_are_what_the_default_data_reproduces_on_this_machine_
     print(f"largest difference: {largest}")
     assert [str(difference) for difference in found if not difference.allowed] == []
     # the count grid holds integers only; the net's grids show its probabilities to 3 decimals, which may round apart
-    assert (project.path / "metrics/count_grid.png").read_bytes() == (ROOT / "metrics/count_grid.png").read_bytes()
+    assert (project.path / "metrics/count_grid.png").read_bytes() == (
+        ROOT / "metrics/count_grid.png"
+    ).read_bytes()
 
 
 def test_committed_lock_is_what_the_default_data_and_code_give(project):
@@ -190,11 +234,19 @@ def test_committed_lock_is_what_the_default_data_and_code_give(project):
 
     def exact(entries: list[dict]) -> list[tuple[str, str | None]]:
         anywhere = ("stages/", "makemore/", "data/names.txt", "data/prepared", "data/bigrams")
-        return [(entry["path"], entry.get("md5") if entry["path"].startswith(anywhere) else None) for entry in entries]
+        return [
+            (entry["path"], entry.get("md5") if entry["path"].startswith(anywhere) else None)
+            for entry in entries
+        ]
 
     def lock(project: Project) -> dict:
         return {
-            stage: {"cmd": entry["cmd"], "params": entry.get("params"), "deps": exact(entry.get("deps", [])), "outs": exact(entry.get("outs", []))}
+            stage: {
+                "cmd": entry["cmd"],
+                "params": entry.get("params"),
+                "deps": exact(entry.get("deps", [])),
+                "outs": exact(entry.get("outs", [])),
+            }
             for stage, entry in project.lock_without_times().items()
             if stage.partition("@")[2] not in networks
         }

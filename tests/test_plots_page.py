@@ -6,15 +6,17 @@ import shutil
 
 import pytest
 import yaml
+from helpers import curve_columns
 from playwright.sync_api import sync_playwright
 
-from helpers import curve_columns
 from makemore.tune import DEFAULT_SWEEPS
 
 CHROMIUM = shutil.which("chromium")
 
 # CI installs Chromium (.ci/run); elsewhere the test says what is missing rather than fail for it.
-pytestmark = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="needs Debian's chromium: apt-get install chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM and not os.environ.get("CI"), reason="needs Debian's chromium: apt-get install chromium"
+)
 
 # For each plot div: is it drawn? An image loaded, or an SVG (the page asks vega for SVG) whose every
 # panel (each view of a concatenation, or the one view) holds a drawn data mark. A panel whose data were all
@@ -43,11 +45,16 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
         page.on("request", lambda request: requests.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+        page.route(
+            "**/*",
+            lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
+        )
         page.goto(page_file.as_uri())
         page.wait_for_load_state("load")
         divs = {path: page.locator(f"#{path.replace('/', '_').replace('.', '_')}") for path in declared}
-        page.wait_for_function(f"() => Array.from(document.querySelectorAll('div[id]')).every({DRAWN})", timeout=20_000)
+        page.wait_for_function(
+            f"() => Array.from(document.querySelectorAll('div[id]')).every({DRAWN})", timeout=20_000
+        )
         drawn = {path: div.evaluate(DRAWN) for path, div in divs.items()}
         browser.close()
 
@@ -55,7 +62,9 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
     curves = sum(len(curve_columns(model["family"])) for model in models.values())
     sweeps = len(list((project.path / "tuning/sweeps").glob("*.csv")))
     assert sweeps >= len(DEFAULT_SWEEPS)
-    assert len(declared) == 3 + curves + len(models) + sweeps  # grids, each model's curves and lengths, sweeps
+    assert (
+        len(declared) == 3 + curves + len(models) + sweeps
+    )  # grids, each model's curves and lengths, sweeps
     assert drawn == {path: True for path in declared}
     assert errors == []
     assert [url for url in requests if not url.startswith("file:")] == []  # no CDN, no network at all

@@ -21,7 +21,9 @@ orders = st.integers(min_value=1, max_value=MAX_ORDER)
 def fitted(words: list[str], **config) -> tuple[NGram, Positions]:
     vocab = Vocabulary.from_words(words)
     positions = Positions.of(vocab, words)
-    return NGram.fit(NGramConfig(family="ngram", **config), vocab, positions, positions, max_len=50).model, positions
+    return NGram.fit(
+        NGramConfig(family="ngram", **config), vocab, positions, positions, max_len=50
+    ).model, positions
 
 
 @settings(max_examples=200, deadline=None)
@@ -37,7 +39,11 @@ def test_encode_then_decode_gives_back_every_word(words):
 @settings(max_examples=100, deadline=None)
 @given(word_lists, orders, ks, st.booleans())
 def test_every_distribution_sums_to_1_and_nll_is_not_negative(words, order, k, kneser_ney):
-    config = {"order": order, "smoothing": "kneser_ney"} if kneser_ney else {"order": order, "smoothing": "additive", "k": k}
+    config = (
+        {"order": order, "smoothing": "kneser_ney"}
+        if kneser_ney
+        else {"order": order, "smoothing": "additive", "k": k}
+    )
     model, positions = fitted(words, **config)
     contexts = positions.contexts(order - 1, torch.arange(len(positions)))
     random = torch.randint(0, model.vocab.size, (20, order - 1), generator=torch.Generator().manual_seed(0))

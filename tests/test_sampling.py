@@ -25,7 +25,9 @@ def test_a_sampled_word_has_a_character_and_its_first_follows_the_model_given_on
     words = [vocab.decode(ids) for ids in generate(model, 4000, 0, max_len=10)]
     assert min(map(len, words)) >= 1
     firsts = Counter(word[0] for word in words)
-    assert firsts["a"] / 4000 == pytest.approx(4 / 6, abs=0.03) and firsts["b"] / 4000 == pytest.approx(1 / 6, abs=0.03)
+    assert firsts["a"] / 4000 == pytest.approx(4 / 6, abs=0.03) and firsts["b"] / 4000 == pytest.approx(
+        1 / 6, abs=0.03
+    )
 
 
 def test_sampling_follows_the_model_and_is_seeded():
@@ -55,9 +57,16 @@ def test_temperature_is_a_power_of_the_probabilities_and_top_k_keeps_the_k_most_
     for temperature in (0.5, 2.0):
         weights = sampling_weights(probs, temperature)
         expected = probs ** (1 / temperature)
-        torch.testing.assert_close(weights / weights.sum(1, keepdim=True), expected / expected.sum(1, keepdim=True))
+        torch.testing.assert_close(
+            weights / weights.sum(1, keepdim=True), expected / expected.sum(1, keepdim=True)
+        )
     cold = sampling_weights(probs, 1e-4)
-    assert cold[0].tolist() == [0.0, 0.0, 0.0, 1.0]  # only the most likely token survives, nothing underflows to all 0
+    assert cold[0].tolist() == [
+        0.0,
+        0.0,
+        0.0,
+        1.0,
+    ]  # only the most likely token survives, nothing underflows to all 0
     top2 = sampling_weights(probs, top_k=2)
     assert (top2[0] > 0).tolist() == [False, False, True, True]
     assert torch.equal(sampling_weights(probs, top_k=10), probs)  # k beyond the vocabulary keeps everything

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from helpers import default_words
+
 from makemore import MakemoreError
 from makemore.bigram import count_bigrams, row_normalised
 from makemore.contexts import ContextIndex, Positions, distinct_contexts, numbered
@@ -92,14 +92,18 @@ def test_split_is_a_seeded_partition_with_the_requested_sizes(names):
 
 
 def test_a_split_left_empty_names_the_param():
-    with pytest.raises(MakemoreError, match=r"split.val = 0.1 leaves the val split empty with 5 distinct words"):
+    with pytest.raises(
+        MakemoreError, match=r"split.val = 0.1 leaves the val split empty with 5 distinct words"
+    ):
         split_words(["a", "b", "c", "d", "e"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
 
 
 @pytest.mark.parametrize("bound", [10, 1000, 10**9])
 def test_numbered_is_torch_unique_whichever_way_it_counts(bound):
     keys = torch.randint(0, min(bound, 5000), (3000,), generator=torch.Generator().manual_seed(bound))
-    for got, expected in zip(numbered(keys, bound), torch.unique(keys, return_inverse=True, return_counts=True)):
+    for got, expected in zip(
+        numbered(keys, bound), torch.unique(keys, return_inverse=True, return_counts=True)
+    ):
         assert torch.equal(got, expected)
 
 
@@ -120,7 +124,10 @@ def test_contexts_are_padded_with_the_boundary_before_each_word():
     vocab = Vocabulary.from_words(["emma", "ava"])
     positions = Positions.of(vocab, ["emma", "ava"])
     contexts = positions.contexts(3, torch.arange(len(positions)))
-    shown = ["".join(vocab.labels[i] for i in row) + ">" + vocab.labels[t] for row, t in zip(contexts.tolist(), positions.targets.tolist())]
+    shown = [
+        "".join(vocab.labels[i] for i in row) + ">" + vocab.labels[t]
+        for row, t in zip(contexts.tolist(), positions.targets.tolist())
+    ]
     assert shown == ["...>e", "..e>m", ".em>m", "emm>a", "mma>.", "...>a", "..a>v", ".av>a", "ava>."]
     assert positions.contexts(0, torch.arange(2)).shape == (2, 0)
 
@@ -131,7 +138,9 @@ def test_distinct_contexts_numbers_equal_contexts_alike_and_different_ones_apart
     for length in (0, 1, 3, 50, 200):
         count, ids = distinct_contexts(positions, length, vocab.size)
         rows = [tuple(row) for row in positions.contexts(length, torch.arange(len(positions))).tolist()]
-        pairs = set(zip(rows, ids.tolist()))  # one number per context, and as many numbers as contexts: a bijection
+        pairs = set(
+            zip(rows, ids.tolist())
+        )  # one number per context, and as many numbers as contexts: a bijection
         assert len(pairs) == len(set(rows)) == len(set(ids.tolist())) == count
         assert set(ids.tolist()) == set(range(count))
 

@@ -52,8 +52,12 @@ def values(path: Path) -> dict[str, object]:
         return dict(flatten(json.loads(text)))
     rows = list(csv.reader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ","))
     header, *rows = rows
-    table = {f"{column} at {row[0]}": number(cell) for row in rows for column, cell in zip(header[1:], row[1:])}
-    if path.parts[-2] == "sample":  # a length no sampled word has is a share of 0, whether or not it has a row
+    table = {
+        f"{column} at {row[0]}": number(cell) for row in rows for column, cell in zip(header[1:], row[1:])
+    }
+    if (
+        path.parts[-2] == "sample"
+    ):  # a length no sampled word has is a share of 0, whether or not it has a row
         return table
     return {"rows": len(rows), **table}
 
@@ -83,7 +87,9 @@ def tolerances(path: Path, committed: dict[str, object], num_samples: int) -> di
         for key in ("in_train", "in_val_or_test", "new"):
             tolerance[key] = share_tolerance(committed[key], num_samples)
         lengths = values(path.with_name(f"{path.stem}_lengths.csv"))
-        shares = {int(key.split()[-1]): share for key, share in lengths.items() if key.startswith("sampled at")}
+        shares = {
+            int(key.split()[-1]): share for key, share in lengths.items() if key.startswith("sampled at")
+        }
         variance = sum(share * (length - committed["mean_length"]) ** 2 for length, share in shares.items())
         tolerance["mean_length"] = 2 * math.sqrt(variance / num_samples)
     elif path.parts[-2] == "sample":
@@ -107,5 +113,13 @@ def differences(committed: Path, reproduced: Path, files: list[Path], num_sample
         sample = file.parts[-2] == "sample"
         missing, unlisted = (0.0, share_tolerance(0.0, num_samples)) if sample else (None, 0.0)
         for key in sorted(before.keys() | after.keys()):
-            found.append(Difference(str(file), key, before.get(key, missing), after.get(key, missing), allowed.get(key, unlisted)))
+            found.append(
+                Difference(
+                    str(file),
+                    key,
+                    before.get(key, missing),
+                    after.get(key, missing),
+                    allowed.get(key, unlisted),
+                )
+            )
     return found

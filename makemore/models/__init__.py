@@ -37,7 +37,9 @@ def instance_config(name: str, path: str | Path = PARAMS_FILE) -> FamilyConfig:
         raise MakemoreError(f"models.{name}: no such model in {path} (its models: {', '.join(models)})")
     family = models[name].get("family")
     if family not in FAMILIES:
-        raise MakemoreError(f"{path}: models.{name}.family = {family!r} is not a model family (the families: {', '.join(FAMILIES)})")
+        raise MakemoreError(
+            f"{path}: models.{name}.family = {family!r} is not a model family (the families: {', '.join(FAMILIES)})"
+        )
     return validated(FAMILIES[family].Config, models[name], path, loc=("models", name))
 
 
@@ -52,12 +54,18 @@ def load_model(path: str | Path, vocab: Vocabulary, name: str) -> Model:
     """The model of the instance `name` saved at `path`, checked: its checksum, its name, a known family with a valid
     config, and predictions that are distributions."""
     tensors = load_tensors(path, vocab)
-    corrupt = MakemoreError(f"{path}: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`")
+    corrupt = MakemoreError(
+        f"{path}: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`"
+    )
     stored = tensors.pop("checksum", None)
     if not (isinstance(stored, str) and stored == checksum(tensors)):
-        raise MakemoreError(f"{path}: its contents do not match their checksum (corrupt, or from another version): run `dvc repro -f train@{name}`")
+        raise MakemoreError(
+            f"{path}: its contents do not match their checksum (corrupt, or from another version): run `dvc repro -f train@{name}`"
+        )
     if tensors.pop("name", None) != name:
-        raise MakemoreError(f"{path}: holds another model than {name} (copied over it?): run `dvc repro -f train@{name}`")
+        raise MakemoreError(
+            f"{path}: holds another model than {name} (copied over it?): run `dvc repro -f train@{name}`"
+        )
     try:
         config = json.loads(tensors.pop("config"))
         family = FAMILIES[config["family"]]
@@ -74,7 +82,9 @@ def load_instance(name: str, vocab: Vocabulary, path: str | Path = PARAMS_FILE) 
     """The trained model of `models.NAME` in params.yaml, refused if it was trained with other params."""
     model = load_model(model_file(name), vocab, name)
     if (difference := config_difference(model.config, instance_config(name, path))) is not None:
-        raise MakemoreError(f"{model_file(name)}: trained with other params than models.{name} in {path} ({difference}): run `dvc repro`")
+        raise MakemoreError(
+            f"{model_file(name)}: trained with other params than models.{name} in {path} ({difference}): run `dvc repro`"
+        )
     return model
 
 

@@ -22,8 +22,12 @@ class FamilyConfig(BaseModel):
 class Training:
     model: "Model"
     curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
-    summary: dict[str, object] = field(default_factory=dict)  # what a family reports of its fit (metrics/train/NAME/metrics.json)
-    seconds: float | None = None  # wall time of the fit, with the interrupted runs it resumed; None: the stage measures it
+    summary: dict[str, object] = field(
+        default_factory=dict
+    )  # what a family reports of its fit (metrics/train/NAME/metrics.json)
+    seconds: float | None = (
+        None  # wall time of the fit, with the interrupted runs it resumed; None: the stage measures it
+    )
 
 
 class Model(ABC):
@@ -54,8 +58,15 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def fit(cls, config: FamilyConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
-            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
+    def fit(
+        cls,
+        config: FamilyConfig,
+        vocab: Vocabulary,
+        train: Positions,
+        val: Positions,
+        max_len: int,
+        checkpoint: Checkpoint | None = None,
+    ) -> Training:
         """Fit on the train positions; `val` may only be watched (a curve), never fitted. `max_len` is the longest
         word that any split or caller may give it (data.max_len): a model that reads whole words reads that many.
         A family that trains for long keeps its state in `checkpoint` as it goes, and resumes from it; the others
@@ -79,5 +90,7 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def from_tensors(cls, config: FamilyConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "Model":
+    def from_tensors(
+        cls, config: FamilyConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]
+    ) -> "Model":
         """The model `tensors()` came from; a ValueError if they cannot be it."""

@@ -35,7 +35,9 @@ class MLPNet(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         padded = F.pad(tokens, (self.context_length - 1, 0), value=BOUNDARY)
-        windows = padded.unfold(1, self.context_length, 1)  # (B, T, context): the characters up to each position
+        windows = padded.unfold(
+            1, self.context_length, 1
+        )  # (B, T, context): the characters up to each position
         emb = self.wte(windows).flatten(2)
         return self.head(torch.tanh(self.norm(self.hidden(emb))))
 

@@ -37,7 +37,9 @@ class NetworkConfig(FamilyConfig):
     warmup: StrictInt = Field(ge=0)  # steps of linear warm-up from 0 to lr
     min_lr: float = Field(ge=0)  # the learning rate the cosine decay ends at, on the last step
     weight_decay: float = Field(ge=0)  # AdamW's, on the weight matrices and embeddings (not biases and norms)
-    eval_every: StrictInt = Field(ge=1)  # steps between measurements of the exact val NLL; the best model is kept
+    eval_every: StrictInt = Field(
+        ge=1
+    )  # steps between measurements of the exact val NLL; the best model is kept
     seed: Seed  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
 
@@ -48,11 +50,15 @@ class NetworkConfig(FamilyConfig):
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr = {self.min_lr:g} is more than lr = {self.lr:g}")
         if self.lr * self.weight_decay >= 1:
-            raise ValueError(f"weight_decay = {self.weight_decay:g} is too large for lr = {self.lr:g}: AdamW's decay multiplies every weight "
-                             f"by 1 - lr * weight_decay = {1 - self.lr * self.weight_decay:g} a step; keep lr * weight_decay below 1")  # fmt: skip
+            raise ValueError(
+                f"weight_decay = {self.weight_decay:g} is too large for lr = {self.lr:g}: AdamW's decay multiplies every weight "
+                f"by 1 - lr * weight_decay = {1 - self.lr * self.weight_decay:g} a step; keep lr * weight_decay below 1"
+            )
         if self.steps // self.eval_every > MAX_CURVE_POINTS:
-            raise ValueError(f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in steps = {self.steps}: "
-                             f"at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every")  # fmt: skip
+            raise ValueError(
+                f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in steps = {self.steps}: "
+                f"at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every"
+            )
         return self
 
 
@@ -92,7 +98,9 @@ class Network(Model):
         return {"context_length": torch.tensor(self.context_length)} | self.net.state_dict()
 
     @classmethod
-    def from_tensors(cls, config: NetworkConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "Network":
+    def from_tensors(
+        cls, config: NetworkConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]
+    ) -> "Network":
         tensors = dict(tensors)
         context_length = int(tensors.pop("context_length"))
         if not 2 <= context_length <= 1 << 16 or cls.reach(config, context_length - 1) != context_length:
@@ -125,7 +133,9 @@ class Network(Model):
         following = distinct.roll(-1, 0)
         covered = ((distinct == following) | (distinct == IGNORED)).all(1)
         covered[-1] = False
-        reader = torch.where(covered, len(distinct), torch.arange(len(distinct))).flip(0).cummin(0).values.flip(0)
+        reader = (
+            torch.where(covered, len(distinct), torch.arange(len(distinct))).flip(0).cummin(0).values.flip(0)
+        )
         readers, reader_of = torch.unique(reader, return_inverse=True)
         inputs = distinct[readers, :-1].clamp(min=BOUNDARY)
         ends = (distinct[readers] != IGNORED).sum(1) - 2
@@ -133,7 +143,9 @@ class Network(Model):
         return log_probs.gather(1, tokens.long().unsqueeze(1)).squeeze(1)
 
     @torch.no_grad()
-    def word_log_probs(self, words: torch.Tensor, ends: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    def word_log_probs(
+        self, words: torch.Tensor, ends: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
+    ) -> torch.Tensor:
         """(B, T) words from their start and the last position to read in each -> (N, V) log-probabilities at the N
         positions (rows, columns). The words are read in chunks of similar length, each as wide as its longest and
         of at most EVAL_TOKENS positions (or one word): a long word costs its own length, not every word's."""
@@ -152,17 +164,31 @@ class Network(Model):
         return log_probs
 
     @classmethod
-    def fit(cls, config: NetworkConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
-            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
+    def fit(
+        cls,
+        config: NetworkConfig,
+        vocab: Vocabulary,
+        train: Positions,
+        val: Positions,
+        max_len: int,
+        checkpoint: Checkpoint | None = None,
+    ) -> Training:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
         inputs, targets, characters = padded_words(train)
         check_memory(cls, config, vocab.size, cls.reach(config, max_len), int(characters.max()) + 1, device)
         torch.manual_seed(config.seed)
         net = cls.Net(config, vocab.size, cls.reach(config, max_len)).to(device)
         model = cls(config, vocab, net)
-        optimizer = torch.optim.AdamW(parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True)
+        optimizer = torch.optim.AdamW(
+            parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True
+        )
         batches = torch.Generator().manual_seed(config.seed)
-        run = {"step": 0, "curve": [], "best": {"val": math.inf}, "seconds": 0.0}  # what a checkpoint holds, with the states
+        run = {
+            "step": 0,
+            "curve": [],
+            "best": {"val": math.inf},
+            "seconds": 0.0,
+        }  # what a checkpoint holds, with the states
         if checkpoint and (saved := checkpoint.load()):
             run = resume(saved, net, optimizer, batches, device)
         curve, best = run["curve"], run["best"]
@@ -176,9 +202,13 @@ class Network(Model):
                 xs, ys = inputs[rows, :width].to(device), targets[rows, :width].to(device)
                 net.train()
                 logits = net(xs)
-                loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), ys.reshape(-1), ignore_index=IGNORED)
+                loss = F.cross_entropy(
+                    logits.view(-1, logits.shape[-1]), ys.reshape(-1), ignore_index=IGNORED
+                )
                 if not torch.isfinite(loss):
-                    raise MakemoreError(f"lr = {config.lr:g} is too large: the loss became {loss.item()} at step {step}; try a smaller lr")
+                    raise MakemoreError(
+                        f"lr = {config.lr:g} is too large: the loss became {loss.item()} at step {step}; try a smaller lr"
+                    )
                 tokens = int((ys != IGNORED).sum())
                 train_sum, train_tokens = train_sum + loss.item() * tokens, train_tokens + tokens
                 measured = step % config.eval_every == 0 or step == config.steps
@@ -187,8 +217,14 @@ class Network(Model):
                     curve.append({"step": step, "train": train_sum / train_tokens, "val": val_nll})
                     train_sum, train_tokens = 0.0, 0
                     if step == 0 or val_nll < best["val"]:
-                        best = {"val": val_nll, "step": step, "weights": {k: v.detach().clone() for k, v in net.state_dict().items()}}
-                    bar.set_postfix_str(f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False)
+                        best = {
+                            "val": val_nll,
+                            "step": step,
+                            "weights": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                        }
+                    bar.set_postfix_str(
+                        f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False
+                    )
                 if step == config.steps:
                     break
                 for group in optimizer.param_groups:
@@ -199,10 +235,16 @@ class Network(Model):
                 bar.update()
                 forecast.done(step + 1)
                 if checkpoint and measured:  # after the row's update, with no train loss summed since the row
-                    checkpoint.save(snapshot(step + 1, curve, best, time.perf_counter() - started, net, optimizer, batches))
+                    checkpoint.save(
+                        snapshot(
+                            step + 1, curve, best, time.perf_counter() - started, net, optimizer, batches
+                        )
+                    )
         if best["step"] == 0 and config.steps > 0:
-            raise MakemoreError(f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({best['val']:.4f} at step 0): "
-                                "nothing was learned, so no model is written; try a smaller lr")  # fmt: skip
+            raise MakemoreError(
+                f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({best['val']:.4f} at step 0): "
+                "nothing was learned, so no model is written; try a smaller lr"
+            )
         net.load_state_dict(best["weights"])
         net.cpu()
         summary = {
@@ -224,7 +266,9 @@ class Network(Model):
         columns = torch.arange(width)
         is_boundary = contexts == BOUNDARY
         if self.max_word_length is not None and not is_boundary.any(1).all():
-            raise MakemoreError(f"a word longer than the {self.max_word_length} characters this model reads whole (data.max_len when it was trained)")
+            raise MakemoreError(
+                f"a word longer than the {self.max_word_length} characters this model reads whole (data.max_len when it was trained)"
+            )
         start = torch.where(is_boundary, columns, 0).amax(1)
         shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
         return shifted, width - 1 - start
@@ -234,7 +278,14 @@ class Network(Model):
         return self
 
 
-def check_memory(family: type[Network], config: NetworkConfig, vocab_size: int, context_length: int, width: int, device: torch.device) -> None:
+def check_memory(
+    family: type[Network],
+    config: NetworkConfig,
+    vocab_size: int,
+    context_length: int,
+    width: int,
+    device: torch.device,
+) -> None:
     """Refuse, before any is allocated, a net whose training would not fit in the memory of the machine (or of its
     GPU); warn when it would take more than half.
 
@@ -245,9 +296,14 @@ def check_memory(family: type[Network], config: NetworkConfig, vocab_size: int, 
     """
     activations, counted = 0, set()
 
-    def kept(tensor: torch.Tensor) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them at every step)
+    def kept(
+        tensor: torch.Tensor,
+    ) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them at every step)
         nonlocal activations
-        if id(tensor) not in counted and id(tensor if tensor._base is None else tensor._base) not in weight_ids:
+        if (
+            id(tensor) not in counted
+            and id(tensor if tensor._base is None else tensor._base) not in weight_ids
+        ):
             activations += tensor.numel() * tensor.element_size()
             counted.add(id(tensor))  # the graph holds the tensor until the pass is over: its id is not reused
         return tensor
@@ -261,30 +317,59 @@ def check_memory(family: type[Network], config: NetworkConfig, vocab_size: int, 
     weights = sum(p.numel() * p.element_size() for p in net.parameters())
     batch_tokens = config.batch_size * width
     needed = 5 * weights + max(activations, activations * EVAL_TOKENS // batch_tokens)
-    memory = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else machine_memory()
+    memory = (
+        torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else machine_memory()
+    )
     where = "this GPU" if device.type == "cuda" else "this machine"
     if needed <= memory // 2:
         return
-    sizes = {key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int}
+    sizes = {
+        key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int
+    }
     blamed = "batch_size" if activations > weights or not sizes else max(sizes, key=sizes.get)
-    estimate = (f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their gradients, AdamW's moments "
-                f"and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: {activations / 1e9:.1f} GB)")  # fmt: skip
+    estimate = (
+        f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their gradients, AdamW's moments "
+        f"and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: {activations / 1e9:.1f} GB)"
+    )
     if needed > memory:
-        raise MakemoreError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}, more than the {memory / 1e9:.1f} GB of {where}")
+        raise MakemoreError(
+            f"{blamed} = {getattr(config, blamed)} is too large: {estimate}, more than the {memory / 1e9:.1f} GB of {where}"
+        )
     print(f"warning: {estimate}, more than half of the {memory / 1e9:.1f} GB of {where}", file=sys.stderr)
 
 
-def snapshot(step: int, curve: list[dict], best: dict, seconds: float, net: nn.Module, optimizer: torch.optim.Optimizer,
-             batches: torch.Generator) -> dict:  # fmt: skip
+def snapshot(
+    step: int,
+    curve: list[dict],
+    best: dict,
+    seconds: float,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: torch.Generator,
+) -> dict:
     """Everything a run needs to go on from `step` as if it had never stopped: the weights, AdamW's moments, the
     batches' and dropout's random states, the curve so far and the best model."""
     random = {"batches": batches.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         random["cuda"] = torch.cuda.get_rng_state_all()
-    return {"step": step, "curve": curve, "best": best, "seconds": seconds, "net": net.state_dict(), "optimizer": optimizer.state_dict(), "random": random}
+    return {
+        "step": step,
+        "curve": curve,
+        "best": best,
+        "seconds": seconds,
+        "net": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "random": random,
+    }
 
 
-def resume(saved: dict, net: nn.Module, optimizer: torch.optim.Optimizer, batches: torch.Generator, device: torch.device) -> dict:
+def resume(
+    saved: dict,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: torch.Generator,
+    device: torch.device,
+) -> dict:
     """Put a snapshot's states back in place; the run's step, curve, best and seconds."""
     net.load_state_dict(saved["net"])
     optimizer.load_state_dict(saved["optimizer"])
@@ -300,7 +385,11 @@ def length_chunks(ends: list[int]) -> Iterator[tuple[int, int]]:
     to the longest of its slice, hold at most EVAL_TOKENS positions; a word longer than that is a slice alone."""
     first = 0
     while first < len(ends):
-        fitting = bisect.bisect_right(range(first + 1, len(ends) + 1), EVAL_TOKENS, key=lambda last: (last - first) * (ends[last - 1] + 1))
+        fitting = bisect.bisect_right(
+            range(first + 1, len(ends) + 1),
+            EVAL_TOKENS,
+            key=lambda last: (last - first) * (ends[last - 1] + 1),
+        )
         last = first + max(fitting, 1)
         yield first, last
         first = last

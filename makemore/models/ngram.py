@@ -39,7 +39,9 @@ class NGramConfig(FamilyConfig):
     order: StrictInt = Field(ge=1, le=MAX_ORDER)  # tokens per n-gram: the context is order - 1 tokens
     smoothing: Literal["additive", "kneser_ney"]
     k: float | None = Field(default=None, ge=0)  # additive: added to every count (0 = maximum likelihood)
-    discounts: list[float] | None = Field(default=None, min_length=3, max_length=3)  # kneser_ney: D1, D2, D3+ (null: estimated)
+    discounts: list[float] | None = Field(
+        default=None, min_length=3, max_length=3
+    )  # kneser_ney: D1, D2, D3+ (null: estimated)
 
     @model_validator(mode="after")
     def smoothing_params(self) -> "NGramConfig":
@@ -51,32 +53,51 @@ class NGramConfig(FamilyConfig):
             raise ValueError("discounts are for kneser_ney smoothing; additive takes k")
         for count, discount in enumerate(self.discounts or [], start=1):  # D3+ discounts counts of 3 or more
             if not 0 < discount < count:
-                raise ValueError(f"discounts = {self.discounts}: D{count}{'+' * (count == 3)} = {discount:g} must be between 0 and {count}, a part of a count of {count}")
+                raise ValueError(
+                    f"discounts = {self.discounts}: D{count}{'+' * (count == 3)} = {discount:g} must be between 0 and {count}, a part of a count of {count}"
+                )
         return self
 
 
 class NGram(Model):
     Config = NGramConfig
 
-    def __init__(self, config: NGramConfig, vocab: Vocabulary, index: ContextIndex, levels: dict[int, dict[str, torch.Tensor]]):
+    def __init__(
+        self,
+        config: NGramConfig,
+        vocab: Vocabulary,
+        index: ContextIndex,
+        levels: dict[int, dict[str, torch.Tensor]],
+    ):
         super().__init__(config, vocab)
         self.index = index
-        self.levels = levels  # context length -> its "ngrams" (context id * V + token, sorted), "weights", "backoffs"
+        self.levels = (
+            levels  # context length -> its "ngrams" (context id * V + token, sorted), "weights", "backoffs"
+        )
 
     @property
     def context_length(self) -> int:
         return self.config.order - 1
 
     @classmethod
-    def fit(cls, config: NGramConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
-            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
+    def fit(
+        cls,
+        config: NGramConfig,
+        vocab: Vocabulary,
+        train: Positions,
+        val: Positions,
+        max_len: int,
+        checkpoint: Checkpoint | None = None,
+    ) -> Training:
         size = vocab.size
         keys, ngrams, counts = [], [], []
         for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):
             if level_keys is not None:
                 keys.append(level_keys)
             contexts = len(keys[-1]) if keys else 1
-            level_ngrams, _, level_counts = numbered(combined(ids, size, train.targets, contexts), contexts * size)
+            level_ngrams, _, level_counts = numbered(
+                combined(ids, size, train.targets, contexts), contexts * size
+            )
             ngrams.append(level_ngrams)
             counts.append(level_counts)
         index = ContextIndex(keys, size)
@@ -96,12 +117,18 @@ class NGram(Model):
         optimum = -(top_counts * (top_counts / context_totals).log()).sum().item() / len(train)
         train_nll = -(top_counts * model.seen_ngram_log_probs(ngrams[-1])).sum().item() / len(train)
         val_nll = -total_log_likelihood(model, val)[0] / len(val)
-        return Training(model, curve=[{"step": 0, "train": train_nll, "val": val_nll, "optimum": optimum}], summary=summary)
+        return Training(
+            model,
+            curve=[{"step": 0, "train": train_nll, "val": val_nll, "optimum": optimum}],
+            summary=summary,
+        )
 
     def seen_ngram_log_probs(self, ngrams: torch.Tensor) -> torch.Tensor:
         """log p(w | h) of n-grams of the top order whose context training saw, given as context id * V + w."""
         size = self.vocab.size
-        ids = [ngrams // size]  # each context's id at every length, from the top down: its suffix is its key // V
+        ids = [
+            ngrams // size
+        ]  # each context's id at every length, from the top down: its suffix is its key // V
         for keys in reversed(self.index.keys):
             ids.insert(0, keys[ids[0]] // size)
         return self.log_probs_at(ids, ngrams % size)
@@ -123,7 +150,9 @@ class NGram(Model):
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         size = self.vocab.size
-        ids = [level_ids.repeat_interleave(size) for level_ids in self.index.lookup(contexts)]  # every context, every token
+        ids = [
+            level_ids.repeat_interleave(size) for level_ids in self.index.lookup(contexts)
+        ]  # every context, every token
         return self.log_probs_at(ids, torch.arange(size).repeat(len(contexts))).view(len(contexts), size)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -133,23 +162,40 @@ class NGram(Model):
         return tensors
 
     @classmethod
-    def from_tensors(cls, config: NGramConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "NGram":
+    def from_tensors(
+        cls, config: NGramConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]
+    ) -> "NGram":
         index = ContextIndex.from_tensors(tensors, config.order - 1, vocab.size)
         used = [config.order - 1] if config.smoothing == "additive" else range(config.order)
-        levels = {length: {name: tensors[f"{name}.{length}"] for name in ("ngrams", "weights", "backoffs")} for length in used}
+        levels = {
+            length: {name: tensors[f"{name}.{length}"] for name in ("ngrams", "weights", "backoffs")}
+            for length in used
+        }
         for length, level in levels.items():
             contexts = len(index.keys[length - 1]) if length else 1
             ngrams, weights, backoffs = level["ngrams"], level["weights"], level["backoffs"]
-            if ngrams.dtype != torch.int64 or ngrams.dim() != 1 or not len(ngrams) or (ngrams.diff() <= 0).any():
+            if (
+                ngrams.dtype != torch.int64
+                or ngrams.dim() != 1
+                or not len(ngrams)
+                or (ngrams.diff() <= 0).any()
+            ):
                 raise ValueError("n-grams must be a non-empty, sorted, distinct 1-D int64 tensor")
-            if ngrams[0] < 0 or ngrams[-1] >= contexts * vocab.size or weights.shape != ngrams.shape or backoffs.shape != (contexts,):
+            if (
+                ngrams[0] < 0
+                or ngrams[-1] >= contexts * vocab.size
+                or weights.shape != ngrams.shape
+                or backoffs.shape != (contexts,)
+            ):
                 raise ValueError("n-grams, weights and backoffs do not fit the contexts")
             if weights.dtype != torch.float64 or backoffs.dtype != torch.float64:
                 raise ValueError("weights and backoffs must be float64")
         return cls(config, vocab, index, levels)
 
 
-def additive(ngrams: torch.Tensor, counts: torch.Tensor, contexts: int, size: int, k: float) -> dict[str, torch.Tensor]:
+def additive(
+    ngrams: torch.Tensor, counts: torch.Tensor, contexts: int, size: int, k: float
+) -> dict[str, torch.Tensor]:
     totals = torch.bincount(ngrams // size, weights=counts.double(), minlength=contexts)
     if not torch.isfinite(totals + k * size).all():
         raise MakemoreError(f"k = {k:g} is too large: c(h) + k * V overflows")
@@ -161,7 +207,11 @@ def additive(ngrams: torch.Tensor, counts: torch.Tensor, contexts: int, size: in
 
 
 def kneser_ney(
-    index: ContextIndex, ngrams: list[torch.Tensor], counts: list[torch.Tensor], size: int, discounts: list[float] | None
+    index: ContextIndex,
+    ngrams: list[torch.Tensor],
+    counts: list[torch.Tensor],
+    size: int,
+    discounts: list[float] | None,
 ) -> tuple[dict[int, dict[str, torch.Tensor]], list[list[float]]]:
     """Every level of interpolated modified Kneser-Ney, and the discounts D1, D2, D3+ used at each (lowest level first)."""
     levels, used = {}, []
@@ -172,7 +222,9 @@ def kneser_ney(
         adjusted = counts[length]
         if length < top:
             adjusted = continuation_counts(level_ngrams, ngrams[length + 1], index.keys[length], size)
-        level_discounts = torch.tensor(discounts if discounts is not None else estimated_discounts(adjusted), dtype=torch.float64)
+        level_discounts = torch.tensor(
+            discounts if discounts is not None else estimated_discounts(adjusted), dtype=torch.float64
+        )
         taken = level_discounts[(adjusted.clamp(max=3) - 1)].clamp(max=adjusted.double())
         totals = torch.bincount(context_ids, weights=adjusted.double())
         levels[length] = {
@@ -184,7 +236,9 @@ def kneser_ney(
     return levels, used[::-1]
 
 
-def continuation_counts(ngrams: torch.Tensor, longer: torch.Tensor, longer_context_keys: torch.Tensor, size: int) -> torch.Tensor:
+def continuation_counts(
+    ngrams: torch.Tensor, longer: torch.Tensor, longer_context_keys: torch.Tensor, size: int
+) -> torch.Tensor:
     """For each n-gram, the number of distinct (n+1)-grams that end in it: the tokens seen before it."""
     suffixes = longer_context_keys[longer // size] // size * size + longer % size  # drop the oldest token
     return torch.bincount(torch.searchsorted(ngrams, suffixes), minlength=len(ngrams))

@@ -53,7 +53,9 @@ class OneLayer(Model):
         return {"W": self.W} | self.index.tensors()
 
     @classmethod
-    def from_tensors(cls, config: OneLayerConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]) -> "OneLayer":
+    def from_tensors(
+        cls, config: OneLayerConfig, vocab: Vocabulary, tensors: dict[str, torch.Tensor]
+    ) -> "OneLayer":
         index = ContextIndex.from_tensors(tensors, config.order - 1, vocab.size)
         W = tensors["W"]
         if W.dtype != torch.float32 or W.shape != (index.count, vocab.size) or not torch.isfinite(W).all():
@@ -61,20 +63,33 @@ class OneLayer(Model):
         return cls(config, vocab, index, W)
 
     @classmethod
-    def fit(cls, config: OneLayerConfig, vocab: Vocabulary, train: Positions, val: Positions, max_len: int,
-            checkpoint: Checkpoint | None = None) -> Training:  # fmt: skip
+    def fit(
+        cls,
+        config: OneLayerConfig,
+        vocab: Vocabulary,
+        train: Positions,
+        val: Positions,
+        max_len: int,
+        checkpoint: Checkpoint | None = None,
+    ) -> Training:
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
         if contexts * size > MAX_WEIGHTS:
-            raise MakemoreError(f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, more than {MAX_WEIGHTS:,} weights")
+            raise MakemoreError(
+                f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, more than {MAX_WEIGHTS:,} weights"
+            )
         train_counts = pair_counts(train_ids, train.targets, contexts, size)
         val_ids = index.lookup(val.contexts(config.order - 1, torch.arange(len(val))))[-1]
         seen = val_ids >= 0
         val_counts = pair_counts(val_ids[seen], val.targets[seen], contexts, size)
-        unseen_nll = float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()  # a uniform prediction each
+        unseen_nll = (
+            float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()
+        )  # a uniform prediction each
         optimum = maximum_likelihood_nll(train_counts)
-        W = torch.randn((contexts, size), generator=torch.Generator().manual_seed(config.seed), requires_grad=True)
+        W = torch.randn(
+            (contexts, size), generator=torch.Generator().manual_seed(config.seed), requires_grad=True
+        )
         curve = []
         forecast = Forecast(config.steps)
         with progress(desc="train", total=config.steps, unit="step") as bar:
@@ -82,12 +97,20 @@ class OneLayer(Model):
                 train_nll = data_loss(W, train_counts)
                 loss = train_nll + config.reg * (W**2).mean()
                 if not torch.isfinite(loss):
-                    raise MakemoreError(divergence(loss.item(), step, lr=config.lr, reg=config.reg, weights=W.numel()))
+                    raise MakemoreError(
+                        divergence(loss.item(), step, lr=config.lr, reg=config.reg, weights=W.numel())
+                    )
                 if recorded(step, config.steps):
                     with torch.no_grad():
-                        val_nll = (data_loss(W, val_counts).item() * val_counts.sum().item() + unseen_nll) / len(val)
-                    curve.append({"step": step, "train": train_nll.item(), "val": val_nll, "optimum": optimum})
-                    bar.set_postfix_str(f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False)
+                        val_nll = (
+                            data_loss(W, val_counts).item() * val_counts.sum().item() + unseen_nll
+                        ) / len(val)
+                    curve.append(
+                        {"step": step, "train": train_nll.item(), "val": val_nll, "optimum": optimum}
+                    )
+                    bar.set_postfix_str(
+                        f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False
+                    )
                 if step == config.steps:
                     break
                 W.grad = None
@@ -99,14 +122,20 @@ class OneLayer(Model):
         W = W.detach()
         summary = {
             "gap_to_optimum": round(curve[-1]["train"] - optimum, 6),
-            "max_prob_diff_to_optimum": round((W.softmax(dim=1) - train_counts / train_counts.sum(1, keepdim=True)).abs().max().item(), 6),
+            "max_prob_diff_to_optimum": round(
+                (W.softmax(dim=1) - train_counts / train_counts.sum(1, keepdim=True)).abs().max().item(), 6
+            ),
         }
         return Training(cls(config, vocab, index, W), curve, summary)
 
 
 def pair_counts(context_ids: torch.Tensor, targets: torch.Tensor, contexts: int, size: int) -> torch.Tensor:
     """N[c, t]: how many times token t follows context c."""
-    return torch.bincount(combined(context_ids, size, targets, contexts), minlength=contexts * size).view(contexts, size).float()
+    return (
+        torch.bincount(combined(context_ids, size, targets, contexts), minlength=contexts * size)
+        .view(contexts, size)
+        .float()
+    )
 
 
 def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -122,7 +151,9 @@ def data_loss(W: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
 def maximum_likelihood_nll(counts: torch.Tensor) -> float:
     """The train NLL of the row-normalised counts, the optimum gradient descent heads for without reg."""
     counts = counts.double()
-    return (-torch.xlogy(counts, counts / counts.sum(1, keepdim=True).clamp(min=1)).sum() / counts.sum()).item()
+    return (
+        -torch.xlogy(counts, counts / counts.sum(1, keepdim=True).clamp(min=1)).sum() / counts.sum()
+    ).item()
 
 
 def divergence(loss: float, step: int, *, lr: float, reg: float, weights: int) -> str:
@@ -135,6 +166,8 @@ def divergence(loss: float, step: int, *, lr: float, reg: float, weights: int) -
     if step == 0:
         return f"reg = {reg:g} is too large: the L2 term reg * mean(W^2) is {loss} before the first step"
     if lr * reg > weights:
-        return (f"lr = {lr:g} and reg = {reg:g} are too large together: the loss became {loss} at step {step}, "
-                f"as the L2 term's steps diverge once lr * reg > the {weights} weights of W (here {lr * reg:g})")  # fmt: skip
+        return (
+            f"lr = {lr:g} and reg = {reg:g} are too large together: the loss became {loss} at step {step}, "
+            f"as the L2 term's steps diverge once lr * reg > the {weights} weights of W (here {lr * reg:g})"
+        )
     return f"lr = {lr:g} is too large: the loss became {loss} at step {step}; try a smaller lr"

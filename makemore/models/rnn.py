@@ -23,7 +23,13 @@ class RNNNet(nn.Module):
         super().__init__()
         self.context_length = context_length
         self.wte = nn.Embedding(vocab_size, config.embedding)
-        self.gru = nn.GRU(config.embedding, config.hidden, config.layers, batch_first=True, dropout=config.dropout if config.layers > 1 else 0.0)
+        self.gru = nn.GRU(
+            config.embedding,
+            config.hidden,
+            config.layers,
+            batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, vocab_size)
         with torch.no_grad():

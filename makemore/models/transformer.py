@@ -34,8 +34,12 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        q, k, v = (
+            t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2)
+        )
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+        )
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -44,7 +48,11 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(config.embedding), nn.LayerNorm(config.embedding)
         self.attn = SelfAttention(config)
-        self.mlp = nn.Sequential(nn.Linear(config.embedding, 4 * config.embedding), nn.GELU(), nn.Linear(4 * config.embedding, config.embedding))
+        self.mlp = nn.Sequential(
+            nn.Linear(config.embedding, 4 * config.embedding),
+            nn.GELU(),
+            nn.Linear(4 * config.embedding, config.embedding),
+        )
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +71,9 @@ class TransformerNet(nn.Module):
         self.ln = nn.LayerNorm(config.embedding)
         self.head = nn.Linear(config.embedding, vocab_size, bias=False)
         with torch.no_grad():
-            self.head.weight.mul_(0.1)  # near-uniform first predictions; the rest keeps PyTorch's initialisation
+            self.head.weight.mul_(
+                0.1
+            )  # near-uniform first predictions; the rest keeps PyTorch's initialisation
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(tokens.shape[1], device=tokens.device)
