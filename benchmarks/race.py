@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from makemore.artifacts import read_words
 from makemore.contexts import Positions
-from makemore.evaluate import total_log_likelihood
 from makemore.models import instance_config
 from makemore.models.transformer import Transformer, TransformerNet
 from makemore.params import load_params
+from makemore.scoring import total_log_likelihood
 from makemore.vocab import Vocabulary, split_words
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,20 +5,20 @@ sees a half-written artifact. Tensors are stored with `torch.save` and read back
 `weights_only=True`: nothing is unpickled.
 """
 
-import csv
+import hashlib
 import io
 import json
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from makemore import MakemoreError
-from makemore.vocab import Vocabulary
 
 CONTROL_CHARACTER = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
@@ -59,14 +59,6 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    write_text(path, text.getvalue())
 
 
 def write_words(path: str | Path, words: Iterable[str]) -> None:
@@ -161,17 +153,17 @@ def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     return word
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor | str], vocab: Vocabulary) -> None:
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor | str], codepoints: torch.Tensor) -> None:
     """Save `tensors` with the code points of the vocabulary they index, so no file is read against another one."""
     # Serialised in memory first: the archive's inner names come from the file name, which would
     # otherwise be the temporary one, and the bytes must not depend on it.
     buffer = io.BytesIO()
-    torch.save({**tensors, "vocabulary": vocab.codepoints}, buffer)
+    torch.save({**tensors, "vocabulary": codepoints}, buffer)
     write_bytes(path, buffer.getvalue())
 
 
-def load_tensors(path: str | Path, vocab: Vocabulary) -> dict[str, torch.Tensor | str]:
-    """What `save_tensors` saved, checked to be made with `vocab`. Nothing is unpickled."""
+def load_tensors(path: str | Path, codepoints: torch.Tensor) -> dict[str, torch.Tensor | str]:
+    """What `save_tensors` saved, checked to be made with the vocabulary of `codepoints`. Nothing is unpickled."""
     try:
         loaded = torch.load(path, weights_only=True)
     except FileNotFoundError:
@@ -183,38 +175,11 @@ def load_tensors(path: str | Path, vocab: Vocabulary) -> dict[str, torch.Tensor 
     if not isinstance(loaded, dict):
         raise MakemoreError(f"{path}: not written by this pipeline's stages")
     stored = loaded.pop("vocabulary", None)
-    if not (isinstance(stored, torch.Tensor) and torch.equal(stored, vocab.codepoints)):
+    if not (isinstance(stored, torch.Tensor) and torch.equal(stored, codepoints)):
         raise MakemoreError(
             f"{path}: made with another vocabulary than data/prepared/vocab.json (run `dvc repro`)"
         )
     return loaded
-
-
-def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
-    """The V x V bigram counts of the train split."""
-    counts = load_tensors(path, vocab).get("counts")
-    if not (
-        isinstance(counts, torch.Tensor)
-        and counts.dtype == torch.int64
-        and counts.shape == (vocab.size, vocab.size)
-        and (counts >= 0).all()
-    ):
-        raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of counts (corrupt)")
-    return counts
-
-
-def save_vocab(path: str | Path, vocab: Vocabulary) -> None:
-    write_json(path, {"boundary": vocab.boundary, "chars": list(vocab.chars)})
-
-
-def load_vocab(path: str | Path) -> Vocabulary:
-    try:
-        fields = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Vocabulary(chars=tuple(fields["chars"]), boundary=fields["boundary"])
-    except FileNotFoundError:
-        raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise MakemoreError(f"{path}: not a vocabulary file ({type(e).__name__}: {e})") from None
 
 
 def instance_argument() -> str:
@@ -237,3 +202,48 @@ def run_stage(main: Callable[[], None]) -> None:
         OSError
     ) as e:  # the system refused a read or a write: a full disk, a folder without write permission
         sys.exit(f"error: {e.filename or 'a file'}: {(e.strerror or str(e)).lower()}")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A file where a run keeps its state to resume from, and the key of the run it belongs to.
+
+    The key is a hash of everything the run's result depends on (its config, its input files, this checkout's
+    code, torch's version): a file left by another run is never resumed, only written over.
+    """
+
+    path: Path
+    key: str
+
+    @classmethod
+    def of(cls, path: str | Path, settings: object, files: Iterable[Path]) -> "Checkpoint":
+        digest = hashlib.sha256(json.dumps([settings, torch.__version__], sort_keys=True).encode())
+        for file in files:
+            digest.update(f"\0{file}\0".encode())
+            digest.update(file.read_bytes())
+        return cls(Path(path), digest.hexdigest())
+
+    def load(self) -> dict | None:
+        """The state saved by this run, or None: no file, another run's, or one that cannot be read (a power cut
+        during its write) is started over."""
+        try:
+            state = torch.load(self.path, weights_only=True)  # nothing is unpickled
+        except FileNotFoundError:
+            return None
+        except Exception:
+            print(
+                f"warning: {self.path}: not a readable checkpoint, so training starts over", file=sys.stderr
+            )
+            return None
+        if not isinstance(state, dict) or state.get("key") != self.key:
+            return None
+        print(f"resuming from step {state['step']} ({self.path})", file=sys.stderr)
+        return state
+
+    def save(self, state: dict) -> None:
+        buffer = io.BytesIO()
+        torch.save(state | {"key": self.key}, buffer)
+        write_bytes(self.path, buffer.getvalue())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -3,16 +3,13 @@
 The models do not need them (every family fits from the words, makemore/models/); the lecture's grids do.
 """
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import torch
 
+from makemore import MakemoreError
+from makemore.artifacts import load_tensors, save_tensors
 from makemore.vocab import Vocabulary
-
-if (
-    TYPE_CHECKING
-):  # not imported: the bigrams stage, which needs none of the families, would depend on them all
-    from makemore.models.base import Model
 
 CHUNK_BIGRAMS = 4_000_000  # bigrams counted at once
 
@@ -37,6 +34,18 @@ def row_normalised(counts: torch.Tensor) -> torch.Tensor:
     return torch.where(totals > 0, counts / totals.clamp(min=1), 1.0 / counts.shape[1]).float()
 
 
-def bigram_table(model: "Model") -> torch.Tensor:
-    """P[a, b] of a model that reads one token of context, through the model interface."""
-    return model.log_probs(torch.arange(model.vocab.size).unsqueeze(1)).exp().float()
+def save_counts(path: str | Path, counts: torch.Tensor, vocab: Vocabulary) -> None:
+    save_tensors(path, {"counts": counts}, vocab.codepoints)
+
+
+def load_counts(path: str | Path, vocab: Vocabulary) -> torch.Tensor:
+    """The V x V bigram counts of the train split."""
+    counts = load_tensors(path, vocab.codepoints).get("counts")
+    if not (
+        isinstance(counts, torch.Tensor)
+        and counts.dtype == torch.int64
+        and counts.shape == (vocab.size, vocab.size)
+        and (counts >= 0).all()
+    ):
+        raise MakemoreError(f"{path}: not a {vocab.size}x{vocab.size} table of counts (corrupt)")
+    return counts

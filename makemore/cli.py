@@ -9,21 +9,18 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character, load_vocab
+from makemore.artifacts import control_character
 from makemore.contexts import Positions
 from makemore.models import Model, load_instance
-from makemore.params import MAX_LENGTH, MAX_SEED, load_params
+from makemore.params import MAX_LENGTH, MAX_SEED, int_in, load_params, positive_float, positive_int
 from makemore.sampling import generate
-from makemore.vocab import Vocabulary
-
-VOCAB_FILE = "data/prepared/vocab.json"
+from makemore.vocab import VOCAB_FILE, Vocabulary, load_vocab
 
 
 def model_names(chosen: str | None) -> list[str]:
@@ -121,30 +118,6 @@ def project_root(start: Path) -> Path:
     raise MakemoreError(
         f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder"
     )
-
-
-def int_in(low: int, high: int) -> Callable[[str], int]:
-    def integer(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
-        return value
-
-    return integer
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:

@@ -79,6 +79,38 @@ def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor
     )  # int64 keys either way: a model file's types do not depend on the data's size
 
 
+def padded_words(positions: Positions, fill: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every word of `positions` as a row: (W, T) inputs from its start boundary, padded with the boundary;
+    (W, T) targets up to its end boundary, then `fill`; and (W,) its number of characters."""
+    starts = (positions.offsets == 0).nonzero().squeeze(1)
+    ends = torch.cat([starts[1:], starts.new_tensor([len(positions)])])
+    lengths = ends - starts  # positions per word: its characters and the end
+    columns = torch.arange(int(lengths.max()))
+    at = (starts[:, None] + columns[None]).clamp(max=len(positions) - 1)  # (W, T)
+    inside = columns[None] < lengths[:, None]
+    inputs = torch.where(inside, positions.stream[at].long(), BOUNDARY)
+    targets = torch.where(inside, positions.targets[at].long(), fill)
+    return inputs, targets, lengths - 1
+
+
+def from_word_start(contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, L) contexts shifted left to start at their word's start boundary (the last boundary in them), and
+    (B,) the column where each now ends. A context without a boundary is left as it is."""
+    contexts = contexts.long()
+    width = contexts.shape[1]
+    columns = torch.arange(width)
+    start = torch.where(contexts == BOUNDARY, columns, 0).amax(1)
+    shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
+    return shifted, width - 1 - start
+
+
+def windows(words: torch.Tensor, length: int) -> torch.Tensor:
+    """(B, T) words from their start boundary -> (B, T, length): the last `length` tokens up to each position,
+    padded with the boundary before the word."""
+    padded = torch.nn.functional.pad(words, (length - 1, 0), value=BOUNDARY)
+    return padded.unfold(1, length, 1)
+
+
 def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tuple[int, torch.Tensor]:
     """How many distinct contexts of `length` tokens `positions` have, and each position's number among them.
 

@@ -1,51 +1,16 @@
-"""The NLL of any model on a split: the mean negative log-likelihood per predicted token, in nats."""
+"""The NLL of any model on a split: the mean negative log-likelihood per predicted token, in nats; and the
+bigram table of a model that reads one token."""
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
-from makemore.contexts import Positions, combined, distinct_contexts, numbered
-
-if TYPE_CHECKING:  # makemore.models imports this module: the n-gram family measures its fit with it
-    from makemore.models.base import Model
-
-CHUNK_ENTRIES = (
-    1 << 22
-)  # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
+from makemore.contexts import Positions
+from makemore.interface import Model
+from makemore.scoring import total_log_likelihood
 
 
-def total_log_likelihood(model: "Model", positions: Positions) -> tuple[float, int]:
-    """The sum of log p(token | context) over every position, and how many positions have p = 0.
-
-    Each distinct (context, token) pair is given to the model once, in chunks, and weighed by its count:
-    the same sum as position by position, at the cost of the distinct pairs.
-    """
-    size = model.vocab.size
-    contexts, context_ids = distinct_contexts(positions, model.context_length, size)
-    pairs, _, pair_counts = numbered(
-        combined(context_ids, size, positions.targets, contexts), contexts * size
-    )
-    first = torch.full((contexts,), len(positions)).scatter_reduce(
-        0, context_ids.long(), torch.arange(len(positions)), "amin"
-    )
-    in_text_order = first[pairs // size].argsort(
-        stable=True
-    )  # a chunk holds whole words' prefixes: a net reads each word once
-    pairs, pair_counts = pairs[in_text_order], pair_counts[in_text_order]
-    chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
-    total, zeros = 0.0, 0
-    for start in range(0, len(pairs), chunk):
-        codes, counts = pairs[start : start + chunk], pair_counts[start : start + chunk]
-        log_p = model.log_probs_of(
-            positions.contexts(model.context_length, first[codes // size]), codes % size
-        ).double()
-        total += (counts * log_p).sum().item()
-        zeros += int(counts[log_p == -math.inf].sum())
-    return total, zeros
-
-
-def score(model: "Model", positions: Positions) -> dict[str, float | int | str]:
+def score(model: Model, positions: Positions) -> dict[str, float | int | str]:
     """NLL per token, perplexity and token counts as JSON metrics; an infinite NLL is written as the string "inf"."""
     log_likelihood, zeros = total_log_likelihood(model, positions)
     nll = -log_likelihood / len(positions)
@@ -55,3 +20,8 @@ def score(model: "Model", positions: Positions) -> dict[str, float | int | str]:
         "tokens": len(positions),
         "zero_probability_tokens": zeros,
     }
+
+
+def bigram_table(model: Model) -> torch.Tensor:
+    """P[a, b] of a model that reads one token of context, through the model interface."""
+    return model.log_probs(torch.arange(model.vocab.size).unsqueeze(1)).exp().float()

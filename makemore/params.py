@@ -3,7 +3,10 @@
 A misspelt or unknown key is an error, not a silently ignored setting.
 """
 
+import argparse
 import difflib
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -123,3 +126,28 @@ def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...]) -> str:
     if error["type"] == "value_error":  # a check across keys: its message names them
         return f"{key}: {error['ctx']['error']}" if loc else str(error["ctx"]["error"])
     return f"{key} = {error['input']!r} is invalid: {error['msg'].lower()}"
+
+
+# Command-line values, checked as argparse types: the CLI's and tune's
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    def integer(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return integer
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value

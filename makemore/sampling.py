@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.models.base import Model
+from makemore.interface import Model
 from makemore.vocab import BOUNDARY
 
 BATCH_WORDS = (

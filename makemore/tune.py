@@ -27,9 +27,8 @@ import yaml
 
 from makemore import MakemoreError
 from makemore.artifacts import write_json, write_text
-from makemore.cli import positive_int
 from makemore.models import FAMILIES
-from makemore.params import load_params, validated
+from makemore.params import load_params, positive_int, validated
 from makemore.vocab import SPLITS
 
 DEFAULT_SWEEPS = {  # the exercises' sweeps: the trigram's k, the trigram net's reg, and the Kneser-Ney order

@@ -1,17 +1,21 @@
 """The vocabulary of characters, the encoding of words as indices, and the train/val/test split."""
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
 
 from makemore import MakemoreError
+from makemore.artifacts import write_json
 
 BOUNDARY = 0  # index of the token that starts and ends every word
 SPLITS = ("train", "val", "test")
 CHUNK_WORDS = 1_000_000  # words encoded at once
+VOCAB_FILE = "data/prepared/vocab.json"  # the prepare stage's, read by every stage and command after it
 
 
 @dataclass(frozen=True)
@@ -107,3 +111,17 @@ def split_words(
         )
         start += size
     return splits
+
+
+def save_vocab(vocab: Vocabulary, path: str | Path = VOCAB_FILE) -> None:
+    write_json(path, {"boundary": vocab.boundary, "chars": list(vocab.chars)})
+
+
+def load_vocab(path: str | Path = VOCAB_FILE) -> Vocabulary:
+    try:
+        fields = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Vocabulary(chars=tuple(fields["chars"]), boundary=fields["boundary"])
+    except FileNotFoundError:
+        raise MakemoreError(f"{path}: no such file (run `dvc repro` to make it)") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise MakemoreError(f"{path}: not a vocabulary file ({type(e).__name__}: {e})") from None

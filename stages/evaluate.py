@@ -3,16 +3,16 @@
 python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
-from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
+from makemore.artifacts import instance_argument, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.evaluate import score
 from makemore.models import load_instance
-from makemore.vocab import SPLITS
+from makemore.vocab import SPLITS, load_vocab
 
 
 def main() -> None:
     name = instance_argument()
-    vocab = load_vocab("data/prepared/vocab.json")
+    vocab = load_vocab()
     model = load_instance(name, vocab)
     metrics = {
         split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS

@@ -5,14 +5,16 @@ counts, so this stage stays on the `nn` branch and a change of the count model n
 """
 
 from makemore import MakemoreError
-from makemore.artifacts import load_counts, load_vocab, run_stage, write_bytes
-from makemore.bigram import bigram_table, row_normalised
+from makemore.artifacts import run_stage, write_bytes
+from makemore.bigram import load_counts, row_normalised
+from makemore.evaluate import bigram_table
 from makemore.figures import grid, png
 from makemore.models import load_instance
+from makemore.vocab import load_vocab
 
 
 def main() -> None:
-    vocab = load_vocab("data/prepared/vocab.json")
+    vocab = load_vocab()
     model = load_instance("nn", vocab)
     if model.context_length != 1:
         raise MakemoreError(

@@ -2,9 +2,9 @@
 
 import sys
 
-from makemore.artifacts import read_words, run_stage, save_vocab, write_json, write_words
+from makemore.artifacts import read_words, run_stage, write_json, write_words
 from makemore.params import load_params
-from makemore.vocab import Vocabulary, split_words
+from makemore.vocab import Vocabulary, save_vocab, split_words
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
             f"data.duplicates = {params.data.duplicates}: {dropped:,} dropped",
             file=sys.stderr,
         )
-    save_vocab("data/prepared/vocab.json", vocab)
+    save_vocab(vocab)
     for name, split in splits.items():
         write_words(f"data/prepared/{name}.txt", split)
     sizes = {name: len(split) for name, split in splits.items()}

@@ -4,25 +4,18 @@ python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from makemore import MakemoreError
-from makemore.artifacts import (
-    instance_argument,
-    load_vocab,
-    read_words,
-    run_stage,
-    write_json,
-    write_text,
-    write_words,
-)
+from makemore.artifacts import instance_argument, read_words, run_stage, write_json, write_text, write_words
 from makemore.models import load_instance
 from makemore.params import load_params
 from makemore.sampling import generate, length_distribution, novelty
-from makemore.training import progress
+from makemore.steps import progress
+from makemore.vocab import load_vocab
 
 
 def main() -> None:
     name = instance_argument()
     params = load_params().sample
-    vocab = load_vocab("data/prepared/vocab.json")
+    vocab = load_vocab()
     model = load_instance(name, vocab)
     samples = generate(model, params.num, params.seed, params.max_len, params.temperature, params.top_k)
     try:

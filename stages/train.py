@@ -10,11 +10,11 @@ from dvclive import Live
 
 import makemore
 from makemore import MakemoreError
-from makemore.artifacts import instance_argument, load_vocab, read_words, run_stage, write_json
+from makemore.artifacts import Checkpoint, instance_argument, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
-from makemore.training import Checkpoint
+from makemore.vocab import load_vocab
 
 INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", "val.txt")]
 
@@ -23,7 +23,7 @@ def main() -> None:
     name = instance_argument()
     config = instance_config(name)
     max_len = load_params().data.max_len
-    vocab = load_vocab("data/prepared/vocab.json")
+    vocab = load_vocab()
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
     code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
@@ -33,7 +33,7 @@ def main() -> None:
         training = FAMILIES[config.family].fit(config, vocab, train, val, max_len, checkpoint)
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
-    seconds = time.perf_counter() - started if training.seconds is None else training.seconds
+    seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     save_model(model_file(name), training.model, name)
     with Live(
         f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False

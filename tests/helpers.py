@@ -17,6 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from makemore.models import FAMILIES
+from makemore.models.network import Network
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(
     sys.executable
@@ -81,7 +84,7 @@ def set_params(folder: Path, **changes: object) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-NETWORK_FAMILIES = ("mlp", "rnn", "transformer")
+NETWORK_FAMILIES = tuple(name for name, family in FAMILIES.items() if issubclass(family, Network))
 
 
 def curve_columns(family: str) -> tuple[str, ...]:

@@ -21,10 +21,10 @@ import yaml
 from helpers import BIN, Project, additive_nll, call, commit_all, curve_columns, word_bigrams
 
 from makemore import cli, tune
-from makemore.artifacts import load_vocab
-from makemore.bigram import bigram_table
+from makemore.evaluate import bigram_table
 from makemore.models import load_model
 from makemore.tune import DEFAULT_SWEEPS
+from makemore.vocab import load_vocab
 
 
 def words_of(project: Project, path: str) -> list[str]:

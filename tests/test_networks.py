@@ -14,13 +14,14 @@ import torch
 from helpers import ROOT, default_words, set_params, stage_in_process
 
 from makemore import MakemoreError
-from makemore.artifacts import write_text
+from makemore.artifacts import Checkpoint, write_text
 from makemore.contexts import Positions
-from makemore.evaluate import score, total_log_likelihood
+from makemore.evaluate import score
 from makemore.models import FAMILIES, load_model, save_model
 from makemore.models.network import EVAL_TOKENS, length_chunks
 from makemore.sampling import generate
-from makemore.training import FORECAST_AFTER, Checkpoint, Forecast
+from makemore.scoring import total_log_likelihood
+from makemore.steps import FORECAST_AFTER, Forecast
 from makemore.vocab import BOUNDARY, Vocabulary
 
 NETWORKS = ["mlp", "rnn", "transformer"]
@@ -86,10 +87,8 @@ def test_the_kept_model_is_the_checkpoint_with_the_best_val_nll(trained, data):
 def test_the_nll_equals_a_direct_computation_word_by_word(trained, data):
     trained, _ = trained
     vocab, _, val = data
-    reach = (
-        math.inf if trained.model.config.family == "mlp" else trained.model.context_length
-    )  # an MLP reads any word
-    words = [word for word in default_words()[1200:1240] if len(word) < reach]
+    longest = trained.model.max_word_length or math.inf  # an MLP reads any word
+    words = [word for word in default_words()[1200:1240] if len(word) <= longest]
     assert len(words) > 30
     total = 0.0
     for word in words:  # the net on one word at a time, no padding, no prefix sharing

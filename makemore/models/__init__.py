@@ -12,7 +12,7 @@ import torch
 
 from makemore import MakemoreError
 from makemore.artifacts import load_tensors, save_tensors
-from makemore.models.base import FamilyConfig, Model
+from makemore.interface import FamilyConfig, Model
 from makemore.models.mlp import MLP
 from makemore.models.ngram import NGram
 from makemore.models.onelayer import OneLayer
@@ -47,13 +47,13 @@ def save_model(path: str | Path, model: Model, name: str) -> None:
     """The model's tensors, its config (family included, as JSON) and the name of its instance in params.yaml, with
     a checksum of them all: the file says what it holds, and a changed byte is found."""
     contents = {**model.tensors(), "config": json.dumps(model.config.model_dump()), "name": name}
-    save_tensors(path, {**contents, "checksum": checksum(contents)}, model.vocab)
+    save_tensors(path, {**contents, "checksum": checksum(contents)}, model.vocab.codepoints)
 
 
 def load_model(path: str | Path, vocab: Vocabulary, name: str) -> Model:
     """The model of the instance `name` saved at `path`, checked: its checksum, its name, a known family with a valid
     config, and predictions that are distributions."""
-    tensors = load_tensors(path, vocab)
+    tensors = load_tensors(path, vocab.codepoints)
     corrupt = MakemoreError(
         f"{path}: not a model written by this pipeline's train stage (corrupt, or from another version): run `dvc repro`"
     )

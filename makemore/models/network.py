@@ -1,9 +1,9 @@
 """What the neural families share: a net that reads a word from its start, and how it is trained.
 
-A family's net maps tokens (B, T), each row a word from its start boundary, to logits (B, T, V): the
+A family's `Net` maps tokens (B, T), each row a word from its start boundary, to logits (B, T, V): the
 prediction at position t may read tokens 0..t only. Training is minibatch AdamW with a linear warm-up
 and a cosine decay, seeded, on random batches of train words; every `eval_every` steps the exact val
-NLL (evaluate.py's, the same as the count models') is measured and the best checkpoint kept.
+NLL (scoring.py's, the same as the count models') is measured and the best weights kept.
 """
 
 import bisect
@@ -11,6 +11,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -19,11 +20,12 @@ from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
 from makemore import MakemoreError
-from makemore.contexts import Positions
-from makemore.evaluate import total_log_likelihood
-from makemore.models.base import FamilyConfig, Model, Training
+from makemore.artifacts import Checkpoint
+from makemore.contexts import Positions, from_word_start, padded_words
+from makemore.interface import FamilyConfig, Model, Training
 from makemore.params import Seed
-from makemore.training import MAX_CURVE_POINTS, Checkpoint, Forecast, machine_memory, progress
+from makemore.scoring import total_log_likelihood
+from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr
 from makemore.vocab import BOUNDARY, Vocabulary
 
 IGNORED = -1  # the target after a word's end, where a batch of words is padded
@@ -31,16 +33,17 @@ EVAL_TOKENS = 1 << 16  # positions (words x their width) run through the net at 
 
 
 class NetworkConfig(FamilyConfig):
-    steps: StrictInt = Field(ge=1, le=10_000_000)  # AdamW steps
-    batch_size: StrictInt = Field(ge=1, le=1 << 16)  # train words per step, drawn at random
-    lr: float = Field(gt=0, le=10)  # the peak learning rate, reached after the warm-up
-    warmup: StrictInt = Field(ge=0)  # steps of linear warm-up from 0 to lr
-    min_lr: float = Field(ge=0)  # the learning rate the cosine decay ends at, on the last step
-    weight_decay: float = Field(ge=0)  # AdamW's, on the weight matrices and embeddings (not biases and norms)
-    eval_every: StrictInt = Field(
-        ge=1
-    )  # steps between measurements of the exact val NLL; the best model is kept
-    seed: Seed  # initial weights, batches and dropout
+    """The training params of every net; the defaults suit a list of names (tens of thousands of short words)."""
+
+    steps: StrictInt = Field(800, ge=1, le=10_000_000)  # AdamW steps
+    batch_size: StrictInt = Field(256, ge=1, le=1 << 16)  # train words per step, drawn at random
+    lr: float = Field(0.005, gt=0, le=10)  # the peak learning rate, reached after the warm-up
+    warmup: StrictInt = Field(50, ge=0)  # steps of linear warm-up from 0 to lr
+    min_lr: float = Field(0.0003, ge=0)  # the learning rate the cosine decay ends at, on the last step
+    # AdamW's, on the weight matrices and embeddings (not biases and norms)
+    weight_decay: float = Field(0.1, ge=0)
+    eval_every: StrictInt = Field(100, ge=1)  # steps between exact val NLLs; the best weights are kept
+    seed: Seed = 2147483647  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
 
     @model_validator(mode="after")
@@ -51,15 +54,37 @@ class NetworkConfig(FamilyConfig):
             raise ValueError(f"min_lr = {self.min_lr:g} is more than lr = {self.lr:g}")
         if self.lr * self.weight_decay >= 1:
             raise ValueError(
-                f"weight_decay = {self.weight_decay:g} is too large for lr = {self.lr:g}: AdamW's decay multiplies every weight "
-                f"by 1 - lr * weight_decay = {1 - self.lr * self.weight_decay:g} a step; keep lr * weight_decay below 1"
+                f"weight_decay = {self.weight_decay:g} is too large for lr = {self.lr:g}: AdamW's decay "
+                f"multiplies every weight by 1 - lr * weight_decay = {1 - self.lr * self.weight_decay:g} a "
+                "step; keep lr * weight_decay below 1"
             )
         if self.steps // self.eval_every > MAX_CURVE_POINTS:
             raise ValueError(
-                f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in steps = {self.steps}: "
-                f"at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every"
+                f"eval_every = {self.eval_every} measures val {self.steps // self.eval_every + 1:,} times in "
+                f"steps = {self.steps}: at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every"
             )
         return self
+
+
+class Net(nn.Module):
+    """What a family's net is: built from its config, the vocabulary size V and the context length (the most
+    tokens it reads); `forward` takes tokens (B, T), T <= context_length, each row a word from its start
+    boundary, and returns logits (B, T, V), where position t reads tokens 0..t only."""
+
+    def __init__(self, config: NetworkConfig, vocab_size: int, context_length: int):
+        super().__init__()
+        self.context_length = context_length
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def near_uniform(head: nn.Linear) -> None:
+    """Shrink the layer that gives the logits, so that the first predictions are near uniform (part 3)."""
+    with torch.no_grad():
+        head.weight.mul_(0.1)
+        if head.bias is not None:
+            head.bias.zero_()
 
 
 def learning_rate(config: NetworkConfig, step: int) -> float:
@@ -72,18 +97,18 @@ def learning_rate(config: NetworkConfig, step: int) -> float:
 
 
 class Network(Model):
-    """A family whose model is a torch net; it gives `Net` (built from its config, V and the context length)."""
+    """A family whose model is a torch net: it gives its `Config` and its `Net`."""
 
     Config: type[NetworkConfig]
-    Net: type[nn.Module]
+    Net: type[Net]
 
-    def __init__(self, config: NetworkConfig, vocab: Vocabulary, net: nn.Module):
+    def __init__(self, config: NetworkConfig, vocab: Vocabulary, net: Net):
         super().__init__(config, vocab)
         self.net = net.eval()
 
     @classmethod
-    def reach(cls, config: NetworkConfig, max_len: int) -> int:
-        """The context length: by default a whole word of up to `max_len` characters, its start boundary included."""
+    def context_length_for(cls, config: NetworkConfig, max_len: int) -> int:
+        """By default a whole word of up to `max_len` characters, its start boundary included."""
         return max_len + 1
 
     @property
@@ -103,7 +128,10 @@ class Network(Model):
     ) -> "Network":
         tensors = dict(tensors)
         context_length = int(tensors.pop("context_length"))
-        if not 2 <= context_length <= 1 << 16 or cls.reach(config, context_length - 1) != context_length:
+        if (
+            not 2 <= context_length <= 1 << 16
+            or cls.context_length_for(config, context_length - 1) != context_length
+        ):
             raise ValueError(f"context length {context_length}")  # e.g. an MLP's must be its config's
         net = cls.Net(config, vocab.size, context_length)
         for weights in tensors.values():
@@ -113,42 +141,42 @@ class Network(Model):
         return cls(config, vocab, net)
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
-        words, last = self.from_word_start(contexts)
+        words, last = self.words_of(contexts)
         return self.word_log_probs(words, last, torch.arange(len(words)), last)
 
     def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """The net reads each distinct word once, from its start, and answers for every context that is a prefix of
-        it: the cost of the words, not of the positions (a word of n tokens is n contexts).
+        """The net reads each distinct word once, from its start, and answers for every context that is a prefix
+        of it: the cost of the words, not of the positions (a word of n tokens is n contexts).
 
         Each context followed by its token is a sequence; sorted, with the end padded below every token, a
         sequence comes just before the sequences it is a prefix of, so it is read with the first sequence
         after it that is a prefix of none.
         """
-        words, last = self.from_word_start(contexts)
+        words, last = self.words_of(contexts)
         rows, columns = torch.arange(len(words)), torch.arange(words.shape[1] + 1)
-        sequences = torch.cat([words, words[:, :1]], dim=1)
+        sequences = torch.cat([words, words[:, :1]], dim=1)  # (B, T + 1)
         sequences[rows, last + 1] = tokens.long()
         sequences = torch.where(columns <= (last + 1)[:, None], sequences, IGNORED)
         distinct, inverse = torch.unique(sequences, dim=0, return_inverse=True)
-        following = distinct.roll(-1, 0)
-        covered = ((distinct == following) | (distinct == IGNORED)).all(1)
+        covered = ((distinct == distinct.roll(-1, 0)) | (distinct == IGNORED)).all(1)
         covered[-1] = False
-        reader = (
-            torch.where(covered, len(distinct), torch.arange(len(distinct))).flip(0).cummin(0).values.flip(0)
-        )
+        first_uncovered = torch.where(covered, len(distinct), torch.arange(len(distinct)))
+        reader = first_uncovered.flip(0).cummin(0).values.flip(0)
         readers, reader_of = torch.unique(reader, return_inverse=True)
-        inputs = distinct[readers, :-1].clamp(min=BOUNDARY)
+        inputs = distinct[readers, :-1].clamp(
+            min=BOUNDARY
+        )  # (R, T): the IGNORED after a word read as the boundary
         ends = (distinct[readers] != IGNORED).sum(1) - 2
-        log_probs = self.word_log_probs(inputs, ends, reader_of[inverse], last)
+        log_probs = self.word_log_probs(inputs, ends, reader_of[inverse], last)  # (B, V)
         return log_probs.gather(1, tokens.long().unsqueeze(1)).squeeze(1)
 
     @torch.no_grad()
     def word_log_probs(
         self, words: torch.Tensor, ends: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
     ) -> torch.Tensor:
-        """(B, T) words from their start and the last position to read in each -> (N, V) log-probabilities at the N
-        positions (rows, columns). The words are read in chunks of similar length, each as wide as its longest and
-        of at most EVAL_TOKENS positions (or one word): a long word costs its own length, not every word's."""
+        """(B, T) words from their start and the last position to read in each -> (N, V) log-probabilities at
+        the N positions (rows, columns). The words are read in chunks of similar length, each as wide as its
+        longest and of at most EVAL_TOKENS positions (or one word): a long word costs its own length only."""
         log_probs = torch.empty(len(rows), self.vocab.size)
         order = ends.argsort(stable=True)
         rank = torch.empty_like(order)
@@ -163,6 +191,21 @@ class Network(Model):
             log_probs[at] = logits[rank[rows[at]] - first, columns[at]].log_softmax(-1).cpu()
         return log_probs
 
+    def words_of(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The contexts from their word's start, and where each ends. A context without a boundary is a word
+        longer than the context: a net of whole words refuses it (a window would read it without its start)."""
+        if self.max_word_length is not None and not (contexts == BOUNDARY).any(1).all():
+            raise MakemoreError(
+                f"a word longer than the {self.max_word_length} characters this model reads whole "
+                "(data.max_len when it was trained)"
+            )
+        return from_word_start(contexts)
+
+    def in_eval_mode(self) -> "Network":
+        """The model with its net in eval mode: no dropout."""
+        self.net.eval()
+        return self
+
     @classmethod
     def fit(
         cls,
@@ -174,131 +217,185 @@ class Network(Model):
         checkpoint: Checkpoint | None = None,
     ) -> Training:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
-        inputs, targets, characters = padded_words(train)
-        check_memory(cls, config, vocab.size, cls.reach(config, max_len), int(characters.max()) + 1, device)
+        batches = Batches(*padded_words(train, fill=IGNORED))
+        context_length = cls.context_length_for(config, max_len)
+        check_memory(cls.Net, config, vocab.size, context_length, batches.width, device)
         torch.manual_seed(config.seed)
-        net = cls.Net(config, vocab.size, cls.reach(config, max_len)).to(device)
-        model = cls(config, vocab, net)
-        optimizer = torch.optim.AdamW(
-            parameter_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.99), fused=True
-        )
-        batches = torch.Generator().manual_seed(config.seed)
-        run = {
-            "step": 0,
-            "curve": [],
-            "best": {"val": math.inf},
-            "seconds": 0.0,
-        }  # what a checkpoint holds, with the states
-        if checkpoint and (saved := checkpoint.load()):
-            run = resume(saved, net, optimizer, batches, device)
-        curve, best = run["curve"], run["best"]
-        started = time.perf_counter() - run["seconds"]
-        train_sum, train_tokens = 0.0, 0
-        forecast = Forecast(config.steps, initial=run["step"])
-        with progress(desc="train", total=config.steps, unit="step", initial=run["step"]) as bar:
-            for step in range(run["step"], config.steps + 1):
-                rows = torch.randint(len(inputs), (config.batch_size,), generator=batches)
-                width = int(characters[rows].max()) + 1
-                xs, ys = inputs[rows, :width].to(device), targets[rows, :width].to(device)
-                net.train()
-                logits = net(xs)
-                loss = F.cross_entropy(
-                    logits.view(-1, logits.shape[-1]), ys.reshape(-1), ignore_index=IGNORED
-                )
-                if not torch.isfinite(loss):
-                    raise MakemoreError(
-                        f"lr = {config.lr:g} is too large: the loss became {loss.item()} at step {step}; try a smaller lr"
-                    )
-                tokens = int((ys != IGNORED).sum())
-                train_sum, train_tokens = train_sum + loss.item() * tokens, train_tokens + tokens
-                measured = step % config.eval_every == 0 or step == config.steps
-                if measured:  # train: the mean batch loss since the last row
-                    val_nll = -total_log_likelihood(model.evaluating(), val)[0] / len(val)
-                    curve.append({"step": step, "train": train_sum / train_tokens, "val": val_nll})
-                    train_sum, train_tokens = 0.0, 0
-                    if step == 0 or val_nll < best["val"]:
-                        best = {
-                            "val": val_nll,
-                            "step": step,
-                            "weights": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                        }
-                    bar.set_postfix_str(
-                        f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False
-                    )
-                if step == config.steps:
-                    break
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(config, step)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                bar.update()
-                forecast.done(step + 1)
-                if checkpoint and measured:  # after the row's update, with no train loss summed since the row
-                    checkpoint.save(
-                        snapshot(
-                            step + 1, curve, best, time.perf_counter() - started, net, optimizer, batches
-                        )
-                    )
-        if best["step"] == 0 and config.steps > 0:
+        model = cls(config, vocab, cls.Net(config, vocab.size, context_length).to(device))
+        run = Run.start(config, model.net, checkpoint)
+        run.train(config, model, batches, val, checkpoint)
+        if run.best["step"] == 0:
             raise MakemoreError(
-                f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({best['val']:.4f} at step 0): "
-                "nothing was learned, so no model is written; try a smaller lr"
+                f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({run.best['val']:.4f} at "
+                "step 0): nothing was learned, so no model is written; try a smaller lr"
             )
-        net.load_state_dict(best["weights"])
-        net.cpu()
+        model.net.load_state_dict(run.best["weights"])
+        model.net.cpu()
         summary = {
-            "best_step": best["step"],
-            "best_val_nll": round(best["val"], 6),
-            "parameters": sum(p.numel() for p in net.parameters()),
+            "best_step": run.best["step"],
+            "best_val_nll": round(run.best["val"], 6),
+            "parameters": sum(p.numel() for p in model.net.parameters()),
         }
-        return Training(model.evaluating(), curve, summary, seconds=time.perf_counter() - started)
+        return Training(model.in_eval_mode(), run.curve, summary, run.seconds)
 
-    def from_word_start(self, contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Contexts shifted left to start at their word's start (the last boundary in them), and where each now ends.
 
-        A context is padded with the boundary before its word; a net that reads the word from its start wants the
-        word at position 0. A context with no boundary is a word longer than the context: a net of whole words
-        refuses it (a window would read it without its start), a net of windows reads it as it is.
-        """
-        contexts = contexts.long()
-        width = contexts.shape[1]
-        columns = torch.arange(width)
-        is_boundary = contexts == BOUNDARY
-        if self.max_word_length is not None and not is_boundary.any(1).all():
-            raise MakemoreError(
-                f"a word longer than the {self.max_word_length} characters this model reads whole (data.max_len when it was trained)"
+@dataclass
+class Batches:
+    """Every train word as a row, and random batches of them, each as wide as its longest word."""
+
+    inputs: torch.Tensor  # (W, T): each word from its start boundary, padded with the boundary
+    targets: torch.Tensor  # (W, T): each word's next tokens, up to its end boundary, IGNORED after
+    characters: torch.Tensor  # (W,): each word's length
+
+    @property
+    def width(self) -> int:
+        return int(self.characters.max()) + 1
+
+    def draw(self, size: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+        rows = torch.randint(len(self.inputs), (size,), generator=generator)
+        width = int(self.characters[rows].max()) + 1
+        return self.inputs[rows, :width].to(device), self.targets[rows, :width].to(device)  # (B, T) each
+
+
+@dataclass
+class Run:
+    """One training run of a net: its optimizer and random batches, and what it measured so far. A checkpoint
+    holds all of it, with the random state of dropout, so that a run resumed from one goes on as if it had
+    never stopped."""
+
+    net: Net
+    optimizer: torch.optim.Optimizer
+    batches: torch.Generator
+    step: int = 0  # the next step to take
+    curve: list[dict[str, float]] = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"val": math.inf})  # val NLL, step and weights of the best
+    seconds: list[float] = field(default_factory=list)  # wall time of each curve row since the run began
+
+    @classmethod
+    def start(cls, config: NetworkConfig, net: Net, checkpoint: Checkpoint | None) -> "Run":
+        decayed = parameter_groups(net, config.weight_decay)
+        optimizer = torch.optim.AdamW(decayed, lr=config.lr, betas=(0.9, 0.99), fused=True)
+        run = cls(net, optimizer, torch.Generator().manual_seed(config.seed))
+        if checkpoint and (saved := checkpoint.load()):
+            run.resume(saved)
+        return run
+
+    def train(
+        self,
+        config: NetworkConfig,
+        model: Network,
+        batches: Batches,
+        val: Positions,
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        """Steps `self.step`..`config.steps`: a row of the curve every `eval_every` steps and at the last; a
+        checkpoint after each row's update."""
+        device = next(self.net.parameters()).device
+        started = time.perf_counter() - (self.seconds[-1] if self.seconds else 0.0)
+        train_sum, train_tokens = 0.0, 0
+        steps = Steps(config.steps, too_large_lr(config.lr), start=self.step)
+        for step in steps:
+            inputs, targets = batches.draw(config.batch_size, self.batches, device)
+            logits = self.net.train()(inputs)  # (B, T, V)
+            loss = F.cross_entropy(
+                logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED
             )
-        start = torch.where(is_boundary, columns, 0).amax(1)
-        shifted = contexts.gather(1, (start[:, None] + columns[None]).clamp(max=width - 1))
-        return shifted, width - 1 - start
+            steps.check(loss)
+            tokens = int((targets != IGNORED).sum())
+            train_sum, train_tokens = train_sum + loss.item() * tokens, train_tokens + tokens
+            measured = step % config.eval_every == 0 or step == config.steps
+            if measured:  # train: the mean batch loss since the last row
+                steps.show(
+                    self.measure(step, model, val, train_sum / train_tokens, time.perf_counter() - started)
+                )
+                train_sum, train_tokens = 0.0, 0
+            if step == config.steps:
+                break
+            self.update(loss, learning_rate(config, step))
+            if checkpoint and measured:  # no train loss is summed since the row
+                self.step = step + 1
+                checkpoint.save(self.snapshot())
 
-    def evaluating(self) -> "Network":
-        self.net.eval()  # no dropout
-        return self
+    def measure(self, step: int, model: Network, val: Positions, train_nll: float, seconds: float) -> dict:
+        val_nll = -total_log_likelihood(model.in_eval_mode(), val)[0] / len(val)
+        self.curve.append({"step": step, "train": train_nll, "val": val_nll})
+        self.seconds.append(seconds)
+        if step == 0 or val_nll < self.best["val"]:
+            weights = {name: tensor.detach().clone() for name, tensor in self.net.state_dict().items()}
+            self.best = {"val": val_nll, "step": step, "weights": weights}
+        return self.curve[-1]
+
+    def update(self, loss: torch.Tensor, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def snapshot(self) -> dict:
+        random = {"batches": self.batches.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            random["cuda"] = torch.cuda.get_rng_state_all()
+        states = {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "random": random}
+        return states | {"step": self.step, "curve": self.curve, "best": self.best, "seconds": self.seconds}
+
+    def resume(self, saved: dict) -> None:
+        self.net.load_state_dict(saved["net"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.batches.set_state(saved["random"]["batches"])
+        torch.set_rng_state(saved["random"]["torch"])
+        if "cuda" in saved["random"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["random"]["cuda"])
+        self.step, self.curve, self.best, self.seconds = (
+            saved["step"],
+            saved["curve"],
+            saved["best"],
+            saved["seconds"],
+        )
 
 
 def check_memory(
-    family: type[Network],
-    config: NetworkConfig,
-    vocab_size: int,
-    context_length: int,
-    width: int,
-    device: torch.device,
+    net_class: type[Net], config: NetworkConfig, vocab_size: int, context_length: int, width: int, device
 ) -> None:
-    """Refuse, before any is allocated, a net whose training would not fit in the memory of the machine (or of its
-    GPU); warn when it would take more than half.
+    """Refuse, before any is allocated, a net whose training would not fit in the memory of the machine (or of
+    its GPU); warn when it would take more than half.
 
-    The net is built on torch's meta device, which allocates nothing: its weights are counted 5 times (the
-    weights, their gradients, AdamW's two moments, the best ones kept), and one forward pass of a batch of the
-    longest train words gives the activations kept for the backward pass (saved_tensors_hooks adds them up);
-    the evaluation reads up to EVAL_TOKENS positions at once without keeping them.
+    Its weights count 5 times (the weights, their gradients, AdamW's two moments, the best ones kept); then
+    the activations that a batch of the longest train words keeps for the backward pass, and those of the
+    evaluation, which reads up to EVAL_TOKENS positions at once.
     """
+    weights, activations = training_bytes(net_class, config, vocab_size, context_length, width)
+    needed = 5 * weights + max(activations, activations * EVAL_TOKENS // (config.batch_size * width))
+    gpu = device.type == "cuda"
+    memory = torch.cuda.get_device_properties(device).total_memory if gpu else machine_memory()
+    if needed <= memory // 2:
+        return
+    estimate = (
+        f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their "
+        f"gradients, AdamW's moments and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: "
+        f"{activations / 1e9:.1f} GB), more than {'half of ' if needed <= memory else ''}the "
+        f"{memory / 1e9:.1f} GB of {'this GPU' if gpu else 'this machine'}"
+    )
+    if needed <= memory:
+        print(f"warning: {estimate}", file=sys.stderr)
+        return
+    sizes = {
+        key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int
+    }
+    blamed = "batch_size" if activations > weights or not sizes else max(sizes, key=sizes.get)
+    raise MakemoreError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}")
+
+
+def training_bytes(
+    net_class: type[Net], config: NetworkConfig, vocab_size: int, context_length: int, width: int
+) -> tuple[int, int]:
+    """The bytes of a net's weights, and of the activations one batch of words `width` tokens wide keeps for
+    the backward pass: measured on torch's meta device, which allocates nothing, by saved_tensors_hooks."""
     activations, counted = 0, set()
 
     def kept(
         tensor: torch.Tensor,
-    ) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them at every step)
+    ) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them each step)
         nonlocal activations
         if (
             id(tensor) not in counted
@@ -309,80 +406,16 @@ def check_memory(
         return tensor
 
     with torch.device("meta"):
-        net = family.Net(config, vocab_size, context_length).train()
+        net = net_class(config, vocab_size, context_length).train()
         weight_ids = {id(weights) for weights in net.parameters()}
         with torch.autograd.graph.saved_tensors_hooks(kept, lambda tensor: tensor):
-            logits = net(torch.zeros(config.batch_size, width, dtype=torch.long))  # (B, T, V)
-        del logits
-    weights = sum(p.numel() * p.element_size() for p in net.parameters())
-    batch_tokens = config.batch_size * width
-    needed = 5 * weights + max(activations, activations * EVAL_TOKENS // batch_tokens)
-    memory = (
-        torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else machine_memory()
-    )
-    where = "this GPU" if device.type == "cuda" else "this machine"
-    if needed <= memory // 2:
-        return
-    sizes = {
-        key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int
-    }
-    blamed = "batch_size" if activations > weights or not sizes else max(sizes, key=sizes.get)
-    estimate = (
-        f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their gradients, AdamW's moments "
-        f"and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: {activations / 1e9:.1f} GB)"
-    )
-    if needed > memory:
-        raise MakemoreError(
-            f"{blamed} = {getattr(config, blamed)} is too large: {estimate}, more than the {memory / 1e9:.1f} GB of {where}"
-        )
-    print(f"warning: {estimate}, more than half of the {memory / 1e9:.1f} GB of {where}", file=sys.stderr)
-
-
-def snapshot(
-    step: int,
-    curve: list[dict],
-    best: dict,
-    seconds: float,
-    net: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: torch.Generator,
-) -> dict:
-    """Everything a run needs to go on from `step` as if it had never stopped: the weights, AdamW's moments, the
-    batches' and dropout's random states, the curve so far and the best model."""
-    random = {"batches": batches.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        random["cuda"] = torch.cuda.get_rng_state_all()
-    return {
-        "step": step,
-        "curve": curve,
-        "best": best,
-        "seconds": seconds,
-        "net": net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "random": random,
-    }
-
-
-def resume(
-    saved: dict,
-    net: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    batches: torch.Generator,
-    device: torch.device,
-) -> dict:
-    """Put a snapshot's states back in place; the run's step, curve, best and seconds."""
-    net.load_state_dict(saved["net"])
-    optimizer.load_state_dict(saved["optimizer"])
-    batches.set_state(saved["random"]["batches"])
-    torch.set_rng_state(saved["random"]["torch"])
-    if "cuda" in saved["random"] and device.type == "cuda":
-        torch.cuda.set_rng_state_all(saved["random"]["cuda"])
-    return saved
+            net(torch.zeros(config.batch_size, width, dtype=torch.long))  # (B, T, V)
+    return sum(p.numel() * p.element_size() for p in net.parameters()), activations
 
 
 def length_chunks(ends: list[int]) -> Iterator[tuple[int, int]]:
-    """Slices [first, last) of words sorted by length (`ends`, the last position of each) whose words, each padded
-    to the longest of its slice, hold at most EVAL_TOKENS positions; a word longer than that is a slice alone."""
+    """Slices [first, last) of words sorted by length (`ends`, the last position of each) whose words, each
+    padded to the longest of its slice, hold at most EVAL_TOKENS positions; a longer word is a slice alone."""
     first = 0
     while first < len(ends):
         fitting = bisect.bisect_right(
@@ -393,21 +426,6 @@ def length_chunks(ends: list[int]) -> Iterator[tuple[int, int]]:
         last = first + max(fitting, 1)
         yield first, last
         first = last
-
-
-def padded_words(positions: Positions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every word as a row: inputs from its start boundary, targets to its end boundary, IGNORED after; and each
-    word's number of characters."""
-    starts = (positions.offsets == 0).nonzero().squeeze(1)
-    ends = torch.cat([starts[1:], starts.new_tensor([len(positions)])])
-    lengths = ends - starts  # positions per word: its characters and the end
-    width = int(lengths.max())
-    columns = torch.arange(width)
-    at = (starts[:, None] + columns[None]).clamp(max=len(positions) - 1)
-    inside = columns[None] < lengths[:, None]
-    inputs = torch.where(inside, positions.stream[at].long(), BOUNDARY)
-    targets = torch.where(inside, positions.targets[at].long(), IGNORED)
-    return inputs, targets, lengths - 1
 
 
 def parameter_groups(net: nn.Module, weight_decay: float) -> list[dict]:

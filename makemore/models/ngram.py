@@ -25,10 +25,10 @@ import torch
 from pydantic import Field, StrictInt, model_validator
 
 from makemore import MakemoreError
+from makemore.artifacts import Checkpoint
 from makemore.contexts import ContextIndex, Positions, combined, numbered
-from makemore.evaluate import total_log_likelihood
-from makemore.models.base import FamilyConfig, Model, Training
-from makemore.training import Checkpoint
+from makemore.interface import FamilyConfig, Model, Training
+from makemore.scoring import total_log_likelihood
 from makemore.vocab import Vocabulary
 
 MAX_ORDER = 10

@@ -6,6 +6,7 @@ the contexts seen in training get a row: a context never seen predicts the unifo
 the L2 term would take its row anyway. The loss is F.cross_entropy (E05) plus reg * mean(W^2).
 """
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -13,11 +14,12 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt
 
 from makemore import MakemoreError
+from makemore.artifacts import Checkpoint
 from makemore.contexts import ContextIndex, Positions, combined
-from makemore.models.base import FamilyConfig, Model, Training
+from makemore.interface import FamilyConfig, Model, Training
 from makemore.models.ngram import MAX_ORDER
 from makemore.params import Seed
-from makemore.training import Checkpoint, Forecast, progress, recorded
+from makemore.steps import Steps, recorded
 from makemore.vocab import Vocabulary
 
 MAX_WEIGHTS = 1 << 27  # entries of W (512 MB of float32) beyond which fitting is refused
@@ -77,48 +79,29 @@ class OneLayer(Model):
         contexts = index.count
         if contexts * size > MAX_WEIGHTS:
             raise MakemoreError(
-                f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, more than {MAX_WEIGHTS:,} weights"
+                f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, "
+                f"more than {MAX_WEIGHTS:,} weights"
             )
-        train_counts = pair_counts(train_ids, train.targets, contexts, size)
-        val_ids = index.lookup(val.contexts(config.order - 1, torch.arange(len(val))))[-1]
-        seen = val_ids >= 0
-        val_counts = pair_counts(val_ids[seen], val.targets[seen], contexts, size)
-        unseen_nll = (
-            float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()
-        )  # a uniform prediction each
+        train_counts = pair_counts(train_ids, train.targets, contexts, size)  # (contexts, V)
+        val_nll = val_measure(index, val, config.order - 1, size)
         optimum = maximum_likelihood_nll(train_counts)
-        W = torch.randn(
-            (contexts, size), generator=torch.Generator().manual_seed(config.seed), requires_grad=True
-        )
+        seeded = torch.Generator().manual_seed(config.seed)
+        W = torch.randn((contexts, size), generator=seeded, requires_grad=True)  # (contexts, V)
         curve = []
-        forecast = Forecast(config.steps)
-        with progress(desc="train", total=config.steps, unit="step") as bar:
-            for step in range(config.steps + 1):
-                train_nll = data_loss(W, train_counts)
-                loss = train_nll + config.reg * (W**2).mean()
-                if not torch.isfinite(loss):
-                    raise MakemoreError(
-                        divergence(loss.item(), step, lr=config.lr, reg=config.reg, weights=W.numel())
-                    )
-                if recorded(step, config.steps):
-                    with torch.no_grad():
-                        val_nll = (
-                            data_loss(W, val_counts).item() * val_counts.sum().item() + unseen_nll
-                        ) / len(val)
-                    curve.append(
-                        {"step": step, "train": train_nll.item(), "val": val_nll, "optimum": optimum}
-                    )
-                    bar.set_postfix_str(
-                        f"train NLL {curve[-1]['train']:.4f}, val NLL {val_nll:.4f}", refresh=False
-                    )
-                if step == config.steps:
-                    break
-                W.grad = None
-                loss.backward()
-                with torch.no_grad():
-                    W -= config.lr * W.grad
-                bar.update()
-                forecast.done(step + 1)
+        steps = Steps(config.steps, lambda loss, step: divergence(loss, step, config, W.numel()))
+        for step in steps:
+            train_nll = data_loss(W, train_counts)
+            loss = train_nll + config.reg * (W**2).mean()
+            steps.check(loss)
+            if recorded(step, config.steps):
+                curve.append({"step": step, "train": train_nll.item(), "val": val_nll(W), "optimum": optimum})
+                steps.show(curve[-1])
+            if step == config.steps:
+                break
+            W.grad = None
+            loss.backward()
+            with torch.no_grad():
+                W -= config.lr * W.grad
         W = W.detach()
         summary = {
             "gap_to_optimum": round(curve[-1]["train"] - optimum, 6),
@@ -156,13 +139,33 @@ def maximum_likelihood_nll(counts: torch.Tensor) -> float:
     ).item()
 
 
-def divergence(loss: float, step: int, *, lr: float, reg: float, weights: int) -> str:
+def val_measure(
+    index: ContextIndex, val: Positions, length: int, size: int
+) -> Callable[[torch.Tensor], float]:
+    """The val NLL of a W, from val's (context, token) counts; a context never seen in training predicts the
+    uniform distribution, whatever W holds."""
+    val_ids = index.lookup(val.contexts(length, torch.arange(len(val))))[-1]
+    seen = val_ids >= 0
+    val_counts = pair_counts(val_ids[seen], val.targets[seen], index.count, size)
+    unseen_nll = (
+        float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()
+    )  # a uniform prediction each
+
+    @torch.no_grad()
+    def measure(W: torch.Tensor) -> float:
+        return (data_loss(W, val_counts).item() * val_counts.sum().item() + unseen_nll) / len(val)
+
+    return measure
+
+
+def divergence(loss: float, step: int, config: OneLayerConfig, weights: int) -> str:
     """Name the param that made the loss non-finite.
 
     The L2 term's gradient is 2 reg W / (number of weights), so its step multiplies W by 1 - 2 lr reg / weights:
     once lr * reg > weights that factor is below -1 and W grows without bound, whatever the data term does.
     Below that, only the data term's steps, so lr, can be to blame.
     """
+    lr, reg = config.lr, config.reg
     if step == 0:
         return f"reg = {reg:g} is too large: the L2 term reg * mean(W^2) is {loss} before the first step"
     if lr * reg > weights:

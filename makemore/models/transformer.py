@@ -8,15 +8,15 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
-from makemore.models.network import Network, NetworkConfig
+from makemore.models.network import Net, Network, NetworkConfig, near_uniform
 
 
 class TransformerConfig(NetworkConfig):
     family: Literal["transformer"]
-    layers: StrictInt = Field(ge=1, le=64)  # blocks
-    heads: StrictInt = Field(ge=1, le=64)  # attention heads per block
-    embedding: StrictInt = Field(ge=1, le=4096)  # width of the residual stream; a multiple of heads
-    dropout: float = Field(ge=0, lt=1)  # on attention weights and each block's output, in training
+    layers: StrictInt = Field(4, ge=1, le=64)  # blocks
+    heads: StrictInt = Field(4, ge=1, le=64)  # attention heads per block
+    embedding: StrictInt = Field(64, ge=1, le=4096)  # width of the residual stream; a multiple of heads
+    dropout: float = Field(0.0, ge=0, lt=1)  # on attention weights and each block's output, in training
 
     @model_validator(mode="after")
     def heads_divide_embedding(self) -> "TransformerConfig":
@@ -37,10 +37,11 @@ class SelfAttention(nn.Module):
         q, k, v = (
             t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2)
         )
+        dropout = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-        )
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+            q, k, v, dropout_p=dropout, is_causal=True
+        )  # (B, heads, T, C / heads)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
 class Block(nn.Module):
@@ -60,25 +61,21 @@ class Block(nn.Module):
         return x + self.drop(self.mlp(self.ln2(x)))
 
 
-class TransformerNet(nn.Module):
+class TransformerNet(Net):
     def __init__(self, config: TransformerConfig, vocab_size: int, context_length: int):
-        super().__init__()
-        self.context_length = context_length
+        super().__init__(config, vocab_size, context_length)
         self.wte = nn.Embedding(vocab_size, config.embedding)
         self.wpe = nn.Embedding(context_length, config.embedding)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.Sequential(*(Block(config) for _ in range(config.layers)))
         self.ln = nn.LayerNorm(config.embedding)
         self.head = nn.Linear(config.embedding, vocab_size, bias=False)
-        with torch.no_grad():
-            self.head.weight.mul_(
-                0.1
-            )  # near-uniform first predictions; the rest keeps PyTorch's initialisation
+        near_uniform(self.head)  # the rest keeps PyTorch's initialisation
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(tokens.shape[1], device=tokens.device)
-        x = self.drop(self.wte(tokens) + self.wpe(positions))
-        return self.head(self.ln(self.blocks(x)))
+        x = self.drop(self.wte(tokens) + self.wpe(positions))  # (B, T, C)
+        return self.head(self.ln(self.blocks(x)))  # (B, T, V)
 
 
 class Transformer(Network):

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from makemore.artifacts import Checkpoint
 from makemore.contexts import Positions
-from makemore.training import Checkpoint
 from makemore.vocab import Vocabulary
 
 
@@ -22,12 +22,10 @@ class FamilyConfig(BaseModel):
 class Training:
     model: "Model"
     curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
-    summary: dict[str, object] = field(
-        default_factory=dict
-    )  # what a family reports of its fit (metrics/train/NAME/metrics.json)
-    seconds: float | None = (
-        None  # wall time of the fit, with the interrupted runs it resumed; None: the stage measures it
-    )
+    # what a family reports of its fit (metrics/train/NAME/metrics.json)
+    summary: dict[str, object] = field(default_factory=dict)
+    # wall time of each curve row since the fit began, with the interrupted runs it resumed (never in a file)
+    seconds: list[float] = field(default_factory=list)
 
 
 class Model(ABC):

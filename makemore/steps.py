@@ -1,21 +1,17 @@
-"""What families that train step by step share: a progress bar, a loss curve of bounded size, and a checkpoint
-to resume from."""
+"""What families trained step by step share: the loop's steps with a progress bar, the message when the loss
+diverges, a forecast of a long run, a loss curve of bounded size, and the machine's memory."""
 
-import hashlib
-import io
-import json
 import math
 import os
 import sys
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from makemore.artifacts import write_bytes
+from makemore import MakemoreError
 
 MAX_CURVE_POINTS = 1000  # steps recorded in a loss curve, whatever the number of steps
 LONG_RUN = 3600  # seconds: a run forecast to take longer is announced, with its forecast
@@ -88,46 +84,42 @@ def machine_memory() -> int:
         return memory
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A file where a run keeps its state to resume from, and the key of the run it belongs to.
+class Steps:
+    """Steps `start`..`total` of a training loop, with a progress bar and a forecast of a long run.
 
-    The key is a hash of everything the run's result depends on (its config, its input files, this checkout's
-    code, torch's version): a file left by another run is never resumed, only written over.
+        for step in steps:         # the bar and the forecast move on as each step ends
+            loss = ...
+            steps.check(loss)      # a loss that is not finite stops the run, with `diverged(loss, step)`
+            steps.show(row)        # a curve row's NLLs beside the bar
+            if step == total: break   # the last step is measured, never updated
+
+    A family's message for a divergence names the param to blame (`lr = 0.1 is too large: ...`).
     """
 
-    path: Path
-    key: str
+    def __init__(self, total: int, diverged: Callable[[float, int], str], start: int = 0):
+        self.total, self.diverged, self.start = total, diverged, start
+        self.step = start
+        self.bar: tqdm | None = None
 
-    @classmethod
-    def of(cls, path: str | Path, settings: object, files: Iterable[Path]) -> "Checkpoint":
-        digest = hashlib.sha256(json.dumps([settings, torch.__version__], sort_keys=True).encode())
-        for file in files:
-            digest.update(f"\0{file}\0".encode())
-            digest.update(file.read_bytes())
-        return cls(Path(path), digest.hexdigest())
+    def __iter__(self) -> Iterator[int]:
+        forecast = Forecast(self.total, initial=self.start)
+        with progress(desc="train", total=self.total, unit="step", initial=self.start) as self.bar:
+            for step in range(self.start, self.total + 1):
+                self.step = step
+                yield step
+                self.bar.update()
+                forecast.done(step + 1)
 
-    def load(self) -> dict | None:
-        """The state saved by this run, or None: no file, another run's, or one that cannot be read (a power cut
-        during its write) is started over."""
-        try:
-            state = torch.load(self.path, weights_only=True)  # nothing is unpickled
-        except FileNotFoundError:
-            return None
-        except Exception:
-            print(
-                f"warning: {self.path}: not a readable checkpoint, so training starts over", file=sys.stderr
-            )
-            return None
-        if not isinstance(state, dict) or state.get("key") != self.key:
-            return None
-        print(f"resuming from step {state['step']} ({self.path})", file=sys.stderr)
-        return state
+    def check(self, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise MakemoreError(self.diverged(loss.item(), self.step))
 
-    def save(self, state: dict) -> None:
-        buffer = io.BytesIO()
-        torch.save(state | {"key": self.key}, buffer)
-        write_bytes(self.path, buffer.getvalue())
+    def show(self, row: dict[str, float]) -> None:
+        self.bar.set_postfix_str(f"train NLL {row['train']:.4f}, val NLL {row['val']:.4f}", refresh=False)
 
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+
+def too_large_lr(lr: float) -> Callable[[float, int], str]:
+    """The divergence message of a family whose step size is its only suspect."""
+    return lambda loss, step: (
+        f"lr = {lr:g} is too large: the loss became {loss} at step {step}; try a smaller lr"
+    )
