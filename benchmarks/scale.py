@@ -35,9 +35,8 @@ def write_corpus(path: Path, num: int, seed: int = 0, max_len: int = 30) -> None
     vocab = Vocabulary.from_words(names)
     smoothed = count_bigrams(vocab, names).double() + 1
     probs = smoothed / smoothed.sum(1, keepdim=True)
-    codepoints = torch.tensor(
-        [ord("\n"), *map(ord, vocab.chars)], dtype=torch.int32
-    )  # the boundary becomes "\n"
+    # the boundary becomes "\n"
+    codepoints = torch.tensor([ord("\n"), *map(ord, vocab.chars)], dtype=torch.int32)
     cdf = probs.double().cumsum(1)
     generator = torch.Generator().manual_seed(seed)
     written = 0
@@ -45,13 +44,11 @@ def write_corpus(path: Path, num: int, seed: int = 0, max_len: int = 30) -> None
         while written < num:
             ix = torch.full((CHUNK,), BOUNDARY)
             ids = torch.zeros((CHUNK, max_len + 1), dtype=torch.long)  # the last column stays a boundary
-            for t in range(
-                max_len
-            ):  # every word of the chunk takes its next step at once; ended words stay ended
+            # every word of the chunk takes its next step at once; ended words stay ended
+            for t in range(max_len):
                 uniform = torch.rand((CHUNK, 1), generator=generator, dtype=torch.float64)
-                drawn = (
-                    torch.searchsorted(cdf[ix], uniform).squeeze(1).clamp(max=vocab.size - 1)
-                )  # inverse CDF
+                # inverse CDF
+                drawn = torch.searchsorted(cdf[ix], uniform).squeeze(1).clamp(max=vocab.size - 1)
                 ix = drawn * (ix != BOUNDARY if t else 1)
                 ids[:, t] = ix
             words = [w for w in codepoints[ids].numpy().tobytes().decode("utf-32-le").split("\n") if w]

@@ -20,9 +20,8 @@ import torch
 
 from makemore import MakemoreError
 
-CONTROL_CHARACTER = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
-)  # Unicode's Cc, Zl and Zp: never part of a word
+# Unicode's Cc, Zl and Zp: never part of a word
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
 
 
@@ -39,9 +38,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(
-            fd, 0o666 & ~umask()
-        )  # mkstemp makes the file private (0600); a plain open() would respect the umask
+        # mkstemp makes the file private (0600); a plain open() would respect the umask
+        os.chmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -75,9 +73,8 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     path = Path(path)
     if path.is_dir():
         raise MakemoreError(f"{path}: is a directory, not a file of words")
-    if (
-        path.exists() and not path.is_file()
-    ):  # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
+    # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
+    if path.exists() and not path.is_file():
         raise MakemoreError(f"{path}: not a regular file (a file of words, one per line)")
     words, too_long = [], []
     try:

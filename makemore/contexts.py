@@ -18,13 +18,11 @@ from makemore.vocab import BOUNDARY, Vocabulary
 class Positions:
     """Every predicted position of some words: the token there and how far it is into its word."""
 
-    stream: (
-        torch.Tensor
-    )  # the encoded words, `.w1.w2. ... .wn.` (int32: half the memory of int64 for millions of words)
+    # the encoded words, `.w1.w2. ... .wn.` (int32: half the memory of int64 for millions of words)
+    stream: torch.Tensor
     targets: torch.Tensor  # stream[1:]: the token predicted at each position
-    offsets: (
-        torch.Tensor
-    )  # each position's index in its word: 0 for the first character, len(word) for the end
+    # each position's index in its word: 0 for the first character, len(word) for the end
+    offsets: torch.Tensor
 
     @classmethod
     def of(cls, vocab: Vocabulary, words: Sequence[str]) -> "Positions":
@@ -72,11 +70,8 @@ def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor
         ranks = present.cumsum(0, dtype=torch.int32 if bound < 2**31 else torch.int64) - 1
         return present.nonzero().squeeze(1), ranks[keys], counts[present]
     distinct, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
-    return (
-        distinct.long(),
-        inverse,
-        counts,
-    )  # int64 keys either way: a model file's types do not depend on the data's size
+    # int64 keys either way: a model file's types do not depend on the data's size
+    return (distinct.long(), inverse, counts)
 
 
 def padded_words(positions: Positions, fill: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -121,9 +116,8 @@ def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tup
     """
     ids, count = torch.zeros(len(positions), dtype=torch.long), 1
     for distance in range(1, length + 1):
-        inside = (
-            (positions.offsets >= distance - 1).nonzero().squeeze(1)
-        )  # the start boundary, or a character
+        # the start boundary, or a character
+        inside = (positions.offsets >= distance - 1).nonzero().squeeze(1)
         if not len(inside):
             break
         _, ranks, _ = numbered(

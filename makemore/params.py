@@ -42,9 +42,8 @@ class Section(BaseModel):
 class Data(Section):
     path: str = Field(min_length=1)
     max_len: Length
-    duplicates: Literal["drop", "keep"] = (
-        "drop"  # a repeated line: kept once, or every copy (all in one split)
-    )
+    # a repeated line: kept once, or every copy (all in one split)
+    duplicates: Literal["drop", "keep"] = "drop"
 
 
 class Split(Section):
@@ -76,9 +75,8 @@ class Sample(Section):
 class Params(Section):
     data: Data
     split: Split
-    models: dict[InstanceName, dict[str, Any]] = Field(
-        min_length=1
-    )  # each checked by its family (makemore.models)
+    # each checked by its family (makemore.models)
+    models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)
     sample: Sample
 
 

@@ -9,9 +9,8 @@ from makemore import MakemoreError
 from makemore.interface import Model
 from makemore.vocab import BOUNDARY
 
-BATCH_WORDS = (
-    1000  # words drawn side by side; a fixed number, so the first words of a seed are the same for any num
-)
+# words drawn side by side; a fixed number, so the first words of a seed are the same for any num
+BATCH_WORDS = 1000
 
 
 def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -32,12 +31,7 @@ def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int |
 
 
 def generate(
-    model: Model,
-    num: int,
-    seed: int,
-    max_len: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
+    model: Model, num: int, seed: int, max_len: int, temperature: float = 1.0, top_k: int | None = None
 ) -> Iterator[list[int]]:
     """`num` index sequences, each drawn token by token from the boundary until it is drawn again, at most
     `max_len` long. The same seed gives the same words.

@@ -26,9 +26,8 @@ def total_log_likelihood(model: Model, positions: Positions) -> tuple[float, int
     first = torch.full((contexts,), len(positions)).scatter_reduce(
         0, context_ids.long(), torch.arange(len(positions)), "amin"
     )
-    in_text_order = first[pairs // size].argsort(
-        stable=True
-    )  # a chunk holds whole words' prefixes: a net reads each word once
+    # a chunk holds whole words' prefixes: a net reads each word once
+    in_text_order = first[pairs // size].argsort(stable=True)
     pairs, pair_counts = pairs[in_text_order], pair_counts[in_text_order]
     chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
     total, zeros = 0.0, 0

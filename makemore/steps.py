@@ -16,9 +16,8 @@ from makemore import MakemoreError
 MAX_CURVE_POINTS = 1000  # steps recorded in a loss curve, whatever the number of steps
 LONG_RUN = 3600  # seconds: a run forecast to take longer is announced, with its forecast
 FORECAST_AFTER = 10  # seconds of a run measured before its length is forecast
-PROGRESS = (
-    "{desc}: {n_fmt}/{total_fmt} {unit}s{postfix} [{elapsed} elapsed, {remaining} left]"  # tqdm's bar_format
-)
+# tqdm's bar_format
+PROGRESS = "{desc}: {n_fmt}/{total_fmt} {unit}s{postfix} [{elapsed} elapsed, {remaining} left]"
 
 
 def recorded(step: int, steps: int) -> bool:

@@ -124,9 +124,8 @@ def run_sweep(sweeps: dict[str, list[object]], jobs: int) -> None:
         for param, values in sweeps.items()
         for value in values
     }
-    if (
-        jobs > 1
-    ):  # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
+    # idle OpenMP threads sleep: spinning, they steal the cores of the other runs (8x slower stages)
+    if jobs > 1:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     runner = None
     try:
@@ -169,9 +168,8 @@ def stop(names: list[str], runner: int | None) -> None:
         running(line, names) for line in dvc("queue", "status").splitlines()
     ):
         time.sleep(0.5)
-    signal_session(
-        runner, signal.SIGKILL
-    )  # what is left is DVC's idle queue worker, which would linger a minute
+    # what is left is DVC's idle queue worker, which would linger a minute
+    signal_session(runner, signal.SIGKILL)
 
 
 def running(status_line: str, names: list[str]) -> bool:
@@ -221,9 +219,8 @@ def results(sweeps: dict[str, list[object]]) -> tuple[dict[str, pd.DataFrame], l
             rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
         if rows:
             table = pd.DataFrame(rows)
-            tables[param] = table.assign(
-                value=pd.Series(table["value"].tolist(), dtype=object)
-            )  # as given: 0 stays 0 beside 0.1
+            # as given: 0 stays 0 beside 0.1
+            tables[param] = table.assign(value=pd.Series(table["value"].tolist(), dtype=object))
     return tables, failed
 
 
@@ -291,9 +288,8 @@ def report(tables: dict[str, pd.DataFrame], data: str) -> None:
         ["git", "describe", "--always", "--dirty"], capture_output=True, text=True
     ).stdout.strip()
     for param, table in tables.items():
-        if all(
-            isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]
-        ):  # a curve needs a number line
+        # a curve needs a number line
+        if all(isinstance(value, int | float) and not isinstance(value, bool) for value in table["value"]):
             write_text(
                 f"tuning/sweeps/{param.removeprefix('models.')}.csv",
                 table[["value", "train", "val"]].to_csv(index=False),

@@ -70,9 +70,8 @@ class Vocabulary:
         )
 
     def _encode_chunk(self, words: Sequence[str], dtype: torch.dtype) -> torch.Tensor:
-        text = (
-            "".join(f"\n{word}" for word in words) + "\n"
-        )  # "\n" marks the boundaries: lines never hold one
+        # "\n" marks the boundaries: lines never hold one
+        text = "".join(f"\n{word}" for word in words) + "\n"
         codepoints = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
         positions = torch.searchsorted(self.codepoints, codepoints, out_int32=True).clamp(
             max=len(self.chars) - 1

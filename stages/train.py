@@ -35,16 +35,14 @@ def main() -> None:
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     save_model(model_file(name), training.model, name)
-    with Live(
-        f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False
-    ) as live:  # dvc.yaml declares its files
+    # dvc.yaml declares its files
+    with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:
         for row in training.curve:
             live.step = row["step"]
             for column, value in row.items():
                 if column != "step":
-                    live.log_metric(
-                        f"{column}/nll", round(value, 6)
-                    )  # rounded as the metrics: stable in the last bits
+                    # rounded as the metrics: stable in the last bits
+                    live.log_metric(f"{column}/nll", round(value, 6))
         live.summary |= training.summary
     # the one output that differs from run to run: kept out of the model and metrics files that must not
     write_json(

@@ -21,9 +21,8 @@ from makemore.models import FAMILIES
 from makemore.models.network import Network
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(
-    sys.executable
-).parent  # the venv's: its `python` and `dvc` run the stages (conftest puts it on PATH)
+# the venv's: its `python` and `dvc` run the stages (conftest puts it on PATH)
+BIN = Path(sys.executable).parent
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

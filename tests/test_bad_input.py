@@ -119,9 +119,8 @@ def test_a_missing_data_file_or_a_directory_is_named(workdir):
 
 @pytest.mark.parametrize("char", ["\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028"])
 def test_a_control_character_inside_a_word_is_refused_with_its_line_and_column(workdir, char):
-    (workdir / "data/names.txt").write_text(
-        f"emma\nava\n  mia{char}x\t\nzoe\n", encoding="utf-8"
-    )  # the tab after x is stripped
+    # the tab after x is stripped
+    (workdir / "data/names.txt").write_text(f"emma\nava\n  mia{char}x\t\nzoe\n", encoding="utf-8")
     assert_fails_with(
         stage_in_process(workdir, "prepare"),
         f"data/names.txt:3: control character U+{ord(char):04X} at column 6 (one word per line, no tabs or control characters)",
@@ -166,9 +165,8 @@ def test_a_split_too_small_for_the_data_is_refused_before_writing(workdir):
 @pytest.mark.parametrize("duplicates", ["drop", "keep"])
 def test_repeated_lines_never_fall_in_two_splits_and_prepare_reports_them(workdir, duplicates):
     names = default_words()[:500]
-    (workdir / "data/names.txt").write_text(
-        "".join(f"{name}\n" for name in names * 3)
-    )  # each name on 3 lines
+    # each name on 3 lines
+    (workdir / "data/names.txt").write_text("".join(f"{name}\n" for name in names * 3))
     set_params(workdir, data__duplicates=duplicates)
     result = stage_in_process(workdir, "prepare")
     assert result.returncode == 0, result.stderr
@@ -515,9 +513,8 @@ def test_a_model_with_the_right_vocabulary_but_wrong_content_is_refused(workdir,
         archive["weights.1"] = archive["weights.1"] * 2
     elif damage == "not-a-dict":
         archive = [archive["vocabulary"]]
-    if isinstance(
-        archive, dict
-    ):  # written with its name and a checksum that holds: the content itself is wrong
+    # written with its name and a checksum that holds: the content itself is wrong
+    if isinstance(archive, dict):
         contents = {key: value for key, value in archive.items() if key not in ("checksum", "vocabulary")} | {
             "name": "count"
         }
@@ -534,9 +531,8 @@ def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_change
     model = (workdir / "data/models/kneser_ney.pt").read_bytes()
     metrics = (workdir / "metrics/evaluate/kneser_ney.json").read_bytes()
     refused = 0
-    for position in range(
-        0, len(model), len(model) // 97
-    ):  # about 100 places, in the archive's headers and its tensors
+    # about 100 places, in the archive's headers and its tensors
+    for position in range(0, len(model), len(model) // 97):
         damaged = bytearray(model)
         damaged[position] ^= 0x10
         (workdir / "data/models/kneser_ney.pt").write_bytes(damaged)
@@ -550,9 +546,8 @@ def test_a_flipped_bit_anywhere_in_a_model_file_is_refused_in_one_line_or_change
             assert result.stderr.startswith("error: data/models/kneser_ney.pt: ")
             refused += 1
         (workdir / "metrics/evaluate/kneser_ney.json").write_bytes(metrics)
-    assert (
-        refused > 50
-    )  # most bytes are the tensors and their names; the rest are zip headers that the reader skips
+    # most bytes are the tensors and their names; the rest are zip headers that the reader skips
+    assert refused > 50
 
 
 @pytest.mark.parametrize(
@@ -655,9 +650,8 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
     set_params(workdir, models__nn__steps=10**9)
     terminal = Terminal()
     stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
-    if (
-        moment == "while-importing-torch"
-    ):  # its shared library is loaded: the import has begun, and goes on for a second
+    # its shared library is loaded: the import has begun, and goes on for a second
+    if moment == "while-importing-torch":
         maps = Path(f"/proc/{stage.pid}/maps")
         deadline = time.monotonic() + 60
         while "libtorch" not in maps.read_text() and time.monotonic() < deadline:
@@ -675,9 +669,8 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
 
 def test_long_training_shows_progress_on_a_terminal(workdir):
     build(workdir, "prepare")
-    set_params(
-        workdir, models__nn__steps=10**9
-    )  # trains until stopped: the bar is drawn whatever the speed or load
+    # trains until stopped: the bar is drawn whatever the speed or load
+    set_params(workdir, models__nn__steps=10**9)
     terminal = Terminal()
     stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
     assert terminal.read_until(b"left]", timeout=600)

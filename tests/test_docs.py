@@ -33,10 +33,8 @@ def makemore_imports(path: Path) -> set[str]:
                 names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
             for name in names:
                 if name == "makemore" or name.startswith("makemore."):
-                    for module in (
-                        name,
-                        name.rsplit(".", 1)[0],
-                    ):  # `from makemore import x`: x may be a module
+                    # `from makemore import x`: x may be a module
+                    for module in (name, name.rsplit(".", 1)[0]):
                         file = ROOT / (module.replace(".", "/") + ".py")
                         package = ROOT / module.replace(".", "/") / "__init__.py"
                         for candidate in (file, package):

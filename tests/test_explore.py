@@ -74,9 +74,8 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     commit_all(project, "my own words")
     assert "data/mine.txt" not in project.git("ls-files").split()  # in DVC's cache, not in git
     project.dvc("exp", "save", "--name", "mine")  # an experiment of the user's own, which tune must keep
-    project.dvc(
-        "exp", "save", "--name", "tune-nn-reg-3"
-    )  # one an earlier `make tune` left, which it must replace
+    # one an earlier `make tune` left, which it must replace
+    project.dvc("exp", "save", "--name", "tune-nn-reg-3")
     best_before = json.loads((project.path / "tuning/best.json").read_text())  # the committed choices
     params_before = (project.path / "params.yaml").read_text()
     outputs_before = project.outputs()
@@ -224,10 +223,8 @@ def test_score_shows_each_tokens_probability_under_every_model(project):
         assert float(row["nn p"]) == pytest.approx(
             torch.softmax(nn["W"][index[a]], 0)[index[b]].item(), abs=1e-4
         )
-    for name, order, smoothing in (
-        ("count", 2, 1),
-        ("trigram", 3, k),
-    ):  # the word's mean NLL per token, by Python counters
+    # the word's mean NLL per token, by Python counters
+    for name, order, smoothing in (("count", 2, 1), ("trigram", 3, k)):
         mean = re.search(rf"\b{name} ([\d.]+)", result.stdout.splitlines()[0])
         assert float(mean[1]) == pytest.approx(additive_nll(train, [word], order, smoothing, size), abs=1e-4)
 
@@ -277,9 +274,8 @@ def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(
         pair not in seen for word in words_of(project, "data/prepared/val.txt") for pair in word_bigrams(word)
     )
     assert unseen > 0, "the default data has val bigrams never seen in train"
-    metrics = json.loads(
-        (project.path / "metrics/evaluate/count.json").read_text()
-    )  # json.loads rejects Infinity and NaN
+    # json.loads rejects Infinity and NaN
+    metrics = json.loads((project.path / "metrics/evaluate/count.json").read_text())
     assert metrics["val"]["nll"] == "inf" and metrics["val"]["perplexity"] == "inf"
     assert metrics["val"]["zero_probability_tokens"] == unseen
     assert isinstance(metrics["train"]["nll"], float)
@@ -420,9 +416,8 @@ def test_every_subcommand_has_help(tmp_path):
 
 def test_sampling_params_rerun_only_the_sample_stages(project):
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    project.set_params(
-        models={name: models[name] for name in ("count", "nn")}
-    )  # fewer stages to run, same test
+    # fewer stages to run, same test
+    project.set_params(models={name: models[name] for name in ("count", "nn")})
     project.set_params(sample__top_k=1)
     assert set(project.repro()) == {"sample@count", "sample@nn"}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
@@ -477,9 +472,8 @@ def test_every_plot_is_declared_and_its_data_is_right(project):
     assert counted["train"][0] == pytest.approx(
         additive_nll(train, train, 3, models["trigram"]["k"], size), abs=1e-6
     )
-    summary = json.loads(
-        (project.path / "metrics/train/nn/metrics.json").read_text()
-    )  # what `dvc exp show` shows
+    # what `dvc exp show` shows
+    summary = json.loads((project.path / "metrics/train/nn/metrics.json").read_text())
     assert summary["step"] == models["nn"]["steps"] and summary["train"]["nll"] == loss["train"].iloc[-1]
 
     for model in ("count", "nn"):

@@ -40,9 +40,8 @@ def test_a_second_repro_while_one_runs_fails_clearly_and_a_forced_rerun_changes_
         stderr=subprocess.PIPE,
         text=True,
     )
-    started = (
-        first.stdout.readline()
-    )  # "Running stage 'prepare':": the first run holds its locks from here on
+    # "Running stage 'prepare':": the first run holds its locks from here on
+    started = first.stdout.readline()
     second = project.dvc("repro", check=False)
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
@@ -145,9 +144,8 @@ def test_outliers_and_long_runs_keep_the_committed_files_small(tmp_path):
     loss = pd.read_csv(tmp_path / "metrics/train/nn/plots/metrics/train/nll.tsv", sep="\t")
     assert len(loss) <= 1001 and loss["step"].iloc[-1] == 3000 and loss["step"].is_monotonic_increasing
     lengths = pd.read_csv(tmp_path / "metrics/sample/count_lengths.csv")
-    assert (
-        lengths["length"].max() == 1000
-    )  # the 1000-character word is kept: the CSV has a row per length up to it
+    # the 1000-character word is kept: the CSV has a row per length up to it
+    assert lengths["length"].max() == 1000
     committed = [p for p in (tmp_path / "metrics").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in committed) < 300_000
 

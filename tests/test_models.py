@@ -232,9 +232,8 @@ def test_gradient_descent_without_reg_arrives_at_the_count_model():
     optimum = additive_nll(names, names, 2, 0, vocab.size)  # the maximum-likelihood bigram NLL
     assert training.curve[0]["train"] > optimum + 1  # it started far away
     assert training.curve[-1]["optimum"] == pytest.approx(optimum, abs=1e-6)
-    assert (
-        0 <= training.curve[-1]["train"] - optimum < 0.01
-    )  # nothing beats maximum likelihood on its own data
+    # nothing beats maximum likelihood on its own data
+    assert 0 <= training.curve[-1]["train"] - optimum < 0.01
     assert score(training.model, Positions.of(vocab, names))["nll"] == pytest.approx(
         training.curve[-1]["train"], abs=1e-5
     )

@@ -67,9 +67,8 @@ def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
     trained, _ = trained
     vocab, _, _ = data
     curve = trained.curve
-    assert curve[0]["val"] == pytest.approx(
-        math.log(vocab.size), abs=0.1
-    )  # part 3's initialisation: no confident guesses
+    # part 3's initialisation: no confident guesses
+    assert curve[0]["val"] == pytest.approx(math.log(vocab.size), abs=0.1)
     assert curve[-1]["train"] < curve[0]["train"] - 0.4
     assert min(row["val"] for row in curve) < curve[0]["val"] - 0.4
     assert [row["step"] for row in curve] == list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
@@ -257,13 +256,13 @@ def saved_step(checkpoint: Path) -> int:
 def test_words_are_read_in_chunks_of_similar_length_within_the_budget():
     ends = sorted([3] * 5000 + [7] * 9000 + [15] * 4000 + [40_000, 99_999])
     chunks = list(length_chunks(ends))
+    # all, once
     assert [first for first, _ in chunks] == [0, *(last for _, last in chunks[:-1])] and chunks[-1][1] == len(
         ends
-    )  # all, once
+    )
     for first, last in chunks:
-        assert (last - first) * (
-            ends[last - 1] + 1
-        ) <= EVAL_TOKENS or last == first + 1  # a word too long is read alone
+        # a word too long is read alone
+        assert (last - first) * (ends[last - 1] + 1) <= EVAL_TOKENS or last == first + 1
         assert last == len(ends) or (last - first + 1) * (ends[last] + 1) > EVAL_TOKENS  # as many as fit
     assert chunks[-2:] == [(len(ends) - 2, len(ends) - 1), (len(ends) - 1, len(ends))]
 
@@ -345,9 +344,8 @@ def test_the_stages_train_evaluate_and_sample_each_network_and_log_its_curve_wit
     assert [r.returncode for r in results] == [0] * len(stages), [r.stderr for r in results]
     for family in NETWORKS:
         name = f"tiny_{family}"
-        summary = json.loads(
-            (tmp_path / f"metrics/train/{name}/metrics.json").read_text()
-        )  # what `dvc exp show` shows
+        # what `dvc exp show` shows
+        summary = json.loads((tmp_path / f"metrics/train/{name}/metrics.json").read_text())
         val = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/val/nll.tsv", sep="\t")
         train = pd.read_csv(tmp_path / f"metrics/train/{name}/plots/metrics/train/nll.tsv", sep="\t")
         steps = list(range(0, TRAINING["steps"] + 1, TRAINING["eval_every"]))
@@ -358,8 +356,7 @@ def test_the_stages_train_evaluate_and_sample_each_network_and_log_its_curve_wit
             and summary["best_val_nll"] == val["nll"].min()
         )
         evaluated = json.loads((tmp_path / f"metrics/evaluate/{name}.json").read_text())
-        assert evaluated["val"]["nll"] == pytest.approx(
-            summary["best_val_nll"], abs=1e-6
-        )  # the kept checkpoint is the best
+        # the kept checkpoint is the best
+        assert evaluated["val"]["nll"] == pytest.approx(summary["best_val_nll"], abs=1e-6)
         assert json.loads((tmp_path / f"metrics/time/{name}.json").read_text())["train_seconds"] > 0
         assert len((tmp_path / f"data/samples/{name}.txt").read_text().splitlines()) == 50

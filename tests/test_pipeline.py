@@ -87,9 +87,8 @@ def test_the_ladder_climbs_and_the_lectures_models_keep_their_numbers(project):
     ) < min(val["count"], val["nn"])
     assert test <= 2.005
     train = metrics_shown(project)["metrics/evaluate/count.json"]["train"]["nll"]
-    assert (
-        round(train, 5) == 2.45430
-    )  # the lecture's count model on the default data, as it was before the ladder
+    # the lecture's count model on the default data, as it was before the ladder
+    assert round(train, 5) == 2.45430
 
 
 def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_run_cache(project):

@@ -62,9 +62,8 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
     curves = sum(len(curve_columns(model["family"])) for model in models.values())
     sweeps = len(list((project.path / "tuning/sweeps").glob("*.csv")))
     assert sweeps >= len(DEFAULT_SWEEPS)
-    assert (
-        len(declared) == 3 + curves + len(models) + sweeps
-    )  # grids, each model's curves and lengths, sweeps
+    # grids, each model's curves and lengths, sweeps
+    assert len(declared) == 3 + curves + len(models) + sweeps
     assert drawn == {path: True for path in declared}
     assert errors == []
     assert [url for url in requests if not url.startswith("file:")] == []  # no CDN, no network at all

@@ -138,9 +138,8 @@ def test_distinct_contexts_numbers_equal_contexts_alike_and_different_ones_apart
     for length in (0, 1, 3, 50, 200):
         count, ids = distinct_contexts(positions, length, vocab.size)
         rows = [tuple(row) for row in positions.contexts(length, torch.arange(len(positions))).tolist()]
-        pairs = set(
-            zip(rows, ids.tolist())
-        )  # one number per context, and as many numbers as contexts: a bijection
+        # one number per context, and as many numbers as contexts: a bijection
+        pairs = set(zip(rows, ids.tolist()))
         assert len(pairs) == len(set(rows)) == len(set(ids.tolist())) == count
         assert set(ids.tolist()) == set(range(count))
 

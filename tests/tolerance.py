@@ -55,9 +55,8 @@ def values(path: Path) -> dict[str, object]:
     table = {
         f"{column} at {row[0]}": number(cell) for row in rows for column, cell in zip(header[1:], row[1:])
     }
-    if (
-        path.parts[-2] == "sample"
-    ):  # a length no sampled word has is a share of 0, whether or not it has a row
+    # a length no sampled word has is a share of 0, whether or not it has a row
+    if path.parts[-2] == "sample":
         return table
     return {"rows": len(rows), **table}
 

@@ -163,9 +163,8 @@ class Network(Model):
         first_uncovered = torch.where(covered, len(distinct), torch.arange(len(distinct)))
         reader = first_uncovered.flip(0).cummin(0).values.flip(0)
         readers, reader_of = torch.unique(reader, return_inverse=True)
-        inputs = distinct[readers, :-1].clamp(
-            min=BOUNDARY
-        )  # (R, T): the IGNORED after a word read as the boundary
+        # (R, T): the IGNORED after a word read as the boundary
+        inputs = distinct[readers, :-1].clamp(min=BOUNDARY)
         ends = (distinct[readers] != IGNORED).sum(1) - 2
         log_probs = self.word_log_probs(inputs, ends, reader_of[inverse], last)  # (B, V)
         return log_probs.gather(1, tokens.long().unsqueeze(1)).squeeze(1)
@@ -393,9 +392,8 @@ def training_bytes(
     the backward pass: measured on torch's meta device, which allocates nothing, by saved_tensors_hooks."""
     activations, counted = 0, set()
 
-    def kept(
-        tensor: torch.Tensor,
-    ) -> torch.Tensor:  # once each, and not the weights (a GRU keeps them each step)
+    # once each, and not the weights (a GRU keeps them each step)
+    def kept(tensor: torch.Tensor) -> torch.Tensor:
         nonlocal activations
         if (
             id(tensor) not in counted

@@ -39,9 +39,8 @@ class NGramConfig(FamilyConfig):
     order: StrictInt = Field(ge=1, le=MAX_ORDER)  # tokens per n-gram: the context is order - 1 tokens
     smoothing: Literal["additive", "kneser_ney"]
     k: float | None = Field(default=None, ge=0)  # additive: added to every count (0 = maximum likelihood)
-    discounts: list[float] | None = Field(
-        default=None, min_length=3, max_length=3
-    )  # kneser_ney: D1, D2, D3+ (null: estimated)
+    # kneser_ney: D1, D2, D3+ (null: estimated)
+    discounts: list[float] | None = Field(default=None, min_length=3, max_length=3)
 
     @model_validator(mode="after")
     def smoothing_params(self) -> "NGramConfig":
@@ -71,9 +70,8 @@ class NGram(Model):
     ):
         super().__init__(config, vocab)
         self.index = index
-        self.levels = (
-            levels  # context length -> its "ngrams" (context id * V + token, sorted), "weights", "backoffs"
-        )
+        # context length -> its "ngrams" (context id * V + token, sorted), "weights", "backoffs"
+        self.levels = levels
 
     @property
     def context_length(self) -> int:

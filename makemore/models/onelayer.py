@@ -147,9 +147,8 @@ def val_measure(
     val_ids = index.lookup(val.contexts(length, torch.arange(len(val))))[-1]
     seen = val_ids >= 0
     val_counts = pair_counts(val_ids[seen], val.targets[seen], index.count, size)
-    unseen_nll = (
-        float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()
-    )  # a uniform prediction each
+    # a uniform prediction each
+    unseen_nll = float((~seen).sum()) * torch.log(torch.tensor(float(size))).item()
 
     @torch.no_grad()
     def measure(W: torch.Tensor) -> float:

@@ -38,9 +38,8 @@ class SelfAttention(nn.Module):
             t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2)
         )
         dropout = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=dropout, is_causal=True
-        )  # (B, heads, T, C / heads)
+        # (B, heads, T, C / heads)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
