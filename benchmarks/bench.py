@@ -20,6 +20,7 @@ from makemore.artifacts import read_words
 from makemore.bigram import count_bigrams
 from makemore.contexts import Positions
 from makemore.evaluate import score
+from makemore.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.models.onelayer import data_loss, maximum_likelihood_nll
 from makemore.params import load_params
@@ -85,7 +86,7 @@ def steps_to_target(
 def ngram_seconds(config: NGramConfig, vocab: Vocabulary, positions: dict[str, Positions]) -> float:
     """Fitting one n-gram model on train (its val NLL watched) and evaluating it on every split, as its stages do."""
     start = time.perf_counter()
-    model = NGram.fit(config, vocab, positions["train"], positions["val"], max_len=50).model
+    model = NGram.fit(config, FitData(vocab, positions["train"], positions["val"], max_len=50)).model
     for split in SPLITS:
         score(model, positions[split])
     return time.perf_counter() - start

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from makemore.artifacts import read_words
 from makemore.contexts import Positions
+from makemore.interface import FitData
 from makemore.models import instance_config
 from makemore.models.transformer import Transformer, TransformerNet
 from makemore.params import load_params
@@ -124,7 +125,7 @@ def main() -> None:
 
     loop = straightforward(config, vocab, splits, val, block)
     target = loop[-1][2]
-    training = Transformer.fit(config, vocab, train, val, max_len=params.data.max_len)
+    training = Transformer.fit(config, FitData(vocab, train, val, max_len=params.data.max_len))
     pipeline = [(row["step"], seconds, row["val"]) for row, seconds in zip(training.curve, training.seconds)]
     loop_reached, pipeline_reached = first_reaching(loop, target), first_reaching(pipeline, target)
 

@@ -123,66 +123,67 @@ def project_root(start: Path) -> Path:
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="makemore", description=__doc__.splitlines()[0])
     commands = main.add_subparsers(dest="command", required=True)
-
-    score_cmd = commands.add_parser(
+    score_command = commands.add_parser(
         "score",
         help="probability of each character of each word under every model, and the word's mean NLL",
         description="Per predicted token of each word (its characters, then the end boundary): its probability p "
         "and log p under every model of params.yaml, or the one of --model; then the word's mean NLL per token. "
         "A token a model rules out shows p = 0, log p = -inf.",
     )
-    score_cmd.add_argument(
+    score_command.add_argument(
         "words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary"
     )
-    score_cmd.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
-    score_cmd.set_defaults(run=score)
-
-    sample_cmd = commands.add_parser(
-        "sample",
-        help="draw new words from one model",
-        description="Draw words from one model, one per line. The same seed gives the same words; "
-        "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
+    score_command.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
+    score_command.set_defaults(run=score)
+    add_sample_options(
+        commands.add_parser(
+            "sample",
+            help="draw new words from one model",
+            description="Draw words from one model, one per line. The same seed gives the same words; "
+            "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
+        )
     )
-    sample_cmd.add_argument(
+    models_command = commands.add_parser(
+        "models",
+        help="list the models with their family, params and val NLL, best first",
+        description="The models under `models:` in params.yaml: family, params and val NLL "
+        "(metrics/evaluate/NAME.json), best first.",
+    )
+    models_command.set_defaults(run=list_models)
+    return main
+
+
+def add_sample_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
         "--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)"
     )
-    sample_cmd.add_argument(
-        "--num", type=positive_int, default=10, help="how many words (default: %(default)s)"
-    )
-    sample_cmd.add_argument(
+    command.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
+    command.add_argument(
         "--seed",
         type=int_in(0, MAX_SEED),
         default=2147483647,
         help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)",
     )
-    sample_cmd.add_argument(
+    command.add_argument(
         "--temperature",
         type=positive_float,
         default=1.0,
         help="< 1 sharpens, > 1 flattens the model's distributions; near 0 always takes the most likely "
         "next character (default: %(default)s)",
     )
-    sample_cmd.add_argument(
+    command.add_argument(
         "--top-k",
         type=positive_int,
         default=None,
         help="draw only from the k most likely next characters, and any tied with the k-th (default: all)",
     )
-    sample_cmd.add_argument(
+    command.add_argument(
         "--max-len",
         type=int_in(1, MAX_LENGTH),
         default=50,
         help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)",
     )
-    sample_cmd.set_defaults(run=sample_words)
-
-    models_cmd = commands.add_parser(
-        "models",
-        help="list the models with their family, params and val NLL, best first",
-        description="The models under `models:` in params.yaml: family, params and val NLL (metrics/evaluate/NAME.json), best first.",
-    )
-    models_cmd.set_defaults(run=list_models)
-    return main
+    command.set_defaults(run=sample_words)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,19 @@ class FamilyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
+@dataclass(frozen=True)
+class FitData:
+    """What a family fits from."""
+
+    vocab: Vocabulary
+    train: Positions  # the positions fitted
+    val: Positions  # watched only: a curve, the choice of the best weights
+    max_len: int  # the longest word any split or caller may give (data.max_len): a whole-word model reads that many
+    checkpoint: Checkpoint | None = (
+        None  # where a family that trains for long keeps its state, and resumes from
+    )
+
+
 @dataclass
 class Training:
     model: "Model"
@@ -56,19 +69,8 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def fit(
-        cls,
-        config: FamilyConfig,
-        vocab: Vocabulary,
-        train: Positions,
-        val: Positions,
-        max_len: int,
-        checkpoint: Checkpoint | None = None,
-    ) -> Training:
-        """Fit on the train positions; `val` may only be watched (a curve), never fitted. `max_len` is the longest
-        word that any split or caller may give it (data.max_len): a model that reads whole words reads that many.
-        A family that trains for long keeps its state in `checkpoint` as it goes, and resumes from it; the others
-        ignore it.
+    def fit(cls, config: FamilyConfig, data: FitData) -> Training:
+        """Fit on `data.train`; `data.val` may only be watched (a curve), never fitted.
 
         A MakemoreError it raises starts with the param to blame, `key = value`: the stage names the model before it.
         """

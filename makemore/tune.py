@@ -262,27 +262,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {e}")
 
 
-def report(tables: dict[str, pd.DataFrame], data: str) -> None:
-    """Print the sweep and each choice, and write the curves and the choices (tuning/sweeps/*.csv, tuning/best.json)."""
+def sweep_table(tables: dict[str, pd.DataFrame]) -> str:
+    """`dvc exp show` of the swept params and their models' val NLL, as Markdown."""
     params = "|".join(re.escape(param.removeprefix("models.")) for param in tables)
     models = "|".join(sorted({re.escape(param.split(".")[1]) for param in tables}))
-    print(
-        dvc(
-            "exp",
-            "show",
-            "--md",
-            "--no-pager",
-            "--drop",
-            ".*",
-            "--keep",
-            rf"^(Experiment|models\.({params})|metrics/evaluate/({models})\.json:val\.nll)$",
-        )
-    )
-    best_file = Path("tuning/best.json")
-    try:  # a param not swept this time keeps its earlier choice, which says which commit and data it is from
-        chosen = json.loads(best_file.read_text()) if best_file.is_file() else {}
+    kept = rf"^(Experiment|models\.({params})|metrics/evaluate/({models})\.json:val\.nll)$"
+    return dvc("exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep", kept)
+
+
+def earlier_choices(best_file: Path) -> dict:
+    """The choices of earlier sweeps: a param not swept this time keeps its own, which says which commit and
+    data it is from."""
+    try:
+        return json.loads(best_file.read_text()) if best_file.is_file() else {}
     except ValueError as e:
         raise MakemoreError(f"{best_file}: not valid JSON ({e}); delete it to start afresh") from None
+
+
+def report(tables: dict[str, pd.DataFrame], data: str) -> None:
+    """Print the sweep and each choice, and write the curves and the choices (tuning/sweeps/*.csv, tuning/best.json)."""
+    print(sweep_table(tables))
+    best_file = Path("tuning/best.json")
+    chosen = earlier_choices(best_file)
     # the experiments run on the commit plus the workspace's changes: "-dirty" says there were some
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"], capture_output=True, text=True

@@ -12,6 +12,7 @@ import makemore
 from makemore import MakemoreError
 from makemore.artifacts import Checkpoint, instance_argument, read_words, run_stage, write_json
 from makemore.contexts import Positions
+from makemore.interface import FitData
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
 from makemore.vocab import load_vocab
@@ -30,7 +31,7 @@ def main() -> None:
     checkpoint = Checkpoint.of(f"checkpoints/{name}.pt", [config.model_dump(), max_len], INPUTS + code)
     started = time.perf_counter()
     try:
-        training = FAMILIES[config.family].fit(config, vocab, train, val, max_len, checkpoint)
+        training = FAMILIES[config.family].fit(config, FitData(vocab, train, val, max_len, checkpoint))
     except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started

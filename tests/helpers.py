@@ -86,9 +86,10 @@ def set_params(folder: Path, **changes: object) -> None:
 NETWORK_FAMILIES = tuple(name for name, family in FAMILIES.items() if issubclass(family, Network))
 
 
-def curve_columns(family: str) -> tuple[str, ...]:
-    """The curves a family's train stage logs: a net has no optimum to draw beside them."""
-    return ("train", "val") if family in NETWORK_FAMILIES else ("train", "val", "optimum")
+def curve_files(folder: Path, name: str) -> list[str]:
+    """The curves the train stage of model `name` logged with DVCLive (train, val, and what its family adds)."""
+    logged = (folder / f"metrics/train/{name}/plots/metrics").glob("*/nll.tsv")
+    return sorted(str(path.relative_to(folder)) for path in logged)
 
 
 def network_models(folder: Path) -> set[str]:

@@ -17,6 +17,7 @@ from makemore import MakemoreError
 from makemore.artifacts import Checkpoint, write_text
 from makemore.contexts import Positions
 from makemore.evaluate import score
+from makemore.interface import FitData
 from makemore.models import FAMILIES, load_model, save_model
 from makemore.models.network import EVAL_TOKENS, length_chunks
 from makemore.sampling import generate
@@ -59,7 +60,7 @@ def trained(request, data, tmp_path_factory):
     vocab, train, val = data
     checkpoint = Checkpoint(tmp_path_factory.mktemp(request.param) / "checkpoint.pt", key="tiny")
     return FAMILIES[request.param].fit(
-        tiny(request.param), vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint
+        tiny(request.param), FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
     ), checkpoint
 
 
@@ -149,7 +150,7 @@ def test_a_net_whose_val_nll_never_falls_writes_no_model(data):
         MakemoreError,
         match=r"lr = 0.01: the val NLL never fell below the untrained net's \(\d\.\d{4} at step 0\)",
     ):
-        FAMILIES["rnn"].fit(tiny("rnn"), vocab, train, val, max_len=MAX_LEN)
+        FAMILIES["rnn"].fit(tiny("rnn"), FitData(vocab, train, val, max_len=MAX_LEN))
 
 
 def test_a_later_character_does_not_change_earlier_predictions(trained, data):
@@ -177,7 +178,7 @@ def test_a_run_resumed_from_its_last_checkpoint_ends_as_the_uninterrupted_run(tr
         == TRAINING["steps"] - TRAINING["eval_every"] + 1
     )
     resumed = FAMILIES[trained.model.config.family].fit(
-        trained.model.config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint
+        trained.model.config, FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
     )
     assert resumed.curve == trained.curve and resumed.summary == trained.summary
     assert resumed.model.tensors().keys() == trained.model.tensors().keys()
@@ -188,15 +189,16 @@ def test_a_checkpoint_of_another_run_or_a_damaged_one_is_not_resumed(data, tmp_p
     vocab, train, val = data
     config = tiny("rnn", steps=20)
     checkpoint = Checkpoint(tmp_path / "checkpoint.pt", key="one run")
-    first = FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
+    first = FAMILIES["rnn"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint))
     other = Checkpoint(checkpoint.path, key="another run")
     assert (
-        FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=other).curve == first.curve
+        FAMILIES["rnn"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=other)).curve
+        == first.curve
     )
     assert "resuming" not in capfd.readouterr().err
     checkpoint.path.write_bytes(checkpoint.path.read_bytes()[:1000])  # a write cut short
     assert (
-        FAMILIES["rnn"].fit(config, vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint).curve
+        FAMILIES["rnn"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)).curve
         == first.curve
     )
     assert capfd.readouterr().err.splitlines() == [
@@ -294,7 +296,9 @@ def test_a_checkpoint_round_trips(trained, data, tmp_path):
 def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is_the_cpu(data, tmp_path):
     vocab, train, val = data
     first, again, auto = (
-        FAMILIES["transformer"].fit(tiny("transformer", device=device), vocab, train, val, max_len=MAX_LEN)
+        FAMILIES["transformer"].fit(
+            tiny("transformer", device=device), FitData(vocab, train, val, max_len=MAX_LEN)
+        )
         for device in ("cpu", "cpu", "auto")
     )
     save_model(tmp_path / "first.pt", first.model, "model")

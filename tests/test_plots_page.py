@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import yaml
-from helpers import curve_columns
+from helpers import curve_files
 from playwright.sync_api import sync_playwright
 
 from makemore.tune import DEFAULT_SWEEPS
@@ -59,7 +59,7 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
         browser.close()
 
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    curves = sum(len(curve_columns(model["family"])) for model in models.values())
+    curves = sum(len(curve_files(project.path, name)) for name in models)
     sweeps = len(list((project.path / "tuning/sweeps").glob("*.csv")))
     assert sweeps >= len(DEFAULT_SWEEPS)
     # grids, each model's curves and lengths, sweeps

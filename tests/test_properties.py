@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from makemore.contexts import Positions
 from makemore.evaluate import score
+from makemore.interface import FitData
 from makemore.models.ngram import MAX_ORDER, NGram, NGramConfig
 from makemore.vocab import Vocabulary
 
@@ -22,7 +23,7 @@ def fitted(words: list[str], **config) -> tuple[NGram, Positions]:
     vocab = Vocabulary.from_words(words)
     positions = Positions.of(vocab, words)
     return NGram.fit(
-        NGramConfig(family="ngram", **config), vocab, positions, positions, max_len=50
+        NGramConfig(family="ngram", **config), FitData(vocab, positions, positions, max_len=50)
     ).model, positions
 
 

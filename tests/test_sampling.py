@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from makemore.contexts import Positions
+from makemore.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.sampling import BATCH_WORDS, generate, length_distribution, novelty, sampling_weights
 from makemore.vocab import Vocabulary
@@ -16,7 +17,7 @@ def counted(words: list[str], order: int = 2, k: float = 0):
     vocab = Vocabulary.from_words(words)
     positions = Positions.of(vocab, words)
     config = NGramConfig(family="ngram", order=order, smoothing="additive", k=k)
-    return NGram.fit(config, vocab, positions, positions, max_len=50).model, vocab
+    return NGram.fit(config, FitData(vocab, positions, positions, max_len=50)).model, vocab
 
 
 def test_a_sampled_word_has_a_character_and_its_first_follows_the_model_given_one():

@@ -22,7 +22,7 @@ from torch import nn
 from makemore import MakemoreError
 from makemore.artifacts import Checkpoint
 from makemore.contexts import Positions, from_word_start, padded_words
-from makemore.interface import FamilyConfig, Model, Training
+from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.params import Seed
 from makemore.scoring import total_log_likelihood
 from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr
@@ -206,23 +206,15 @@ class Network(Model):
         return self
 
     @classmethod
-    def fit(
-        cls,
-        config: NetworkConfig,
-        vocab: Vocabulary,
-        train: Positions,
-        val: Positions,
-        max_len: int,
-        checkpoint: Checkpoint | None = None,
-    ) -> Training:
+    def fit(cls, config: NetworkConfig, data: FitData) -> Training:
         device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
-        batches = Batches(*padded_words(train, fill=IGNORED))
-        context_length = cls.context_length_for(config, max_len)
-        check_memory(cls.Net, config, vocab.size, context_length, batches.width, device)
+        batches = Batches(*padded_words(data.train, fill=IGNORED))
+        context_length = cls.context_length_for(config, data.max_len)
+        check_memory(cls.Net, config, data.vocab.size, context_length, batches.width, device)
         torch.manual_seed(config.seed)
-        model = cls(config, vocab, cls.Net(config, vocab.size, context_length).to(device))
-        run = Run.start(config, model.net, checkpoint)
-        run.train(config, model, batches, val, checkpoint)
+        model = cls(config, data.vocab, cls.Net(config, data.vocab.size, context_length).to(device))
+        run = Run.start(config, model.net, data.checkpoint)
+        run.train(config, model, batches, data.val, data.checkpoint)
         if run.best["step"] == 0:
             raise MakemoreError(
                 f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({run.best['val']:.4f} at "

@@ -25,9 +25,8 @@ import torch
 from pydantic import Field, StrictInt, model_validator
 
 from makemore import MakemoreError
-from makemore.artifacts import Checkpoint
-from makemore.contexts import ContextIndex, Positions, combined, numbered
-from makemore.interface import FamilyConfig, Model, Training
+from makemore.contexts import ContextIndex, combined, numbered
+from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.scoring import total_log_likelihood
 from makemore.vocab import Vocabulary
 
@@ -78,15 +77,8 @@ class NGram(Model):
         return self.config.order - 1
 
     @classmethod
-    def fit(
-        cls,
-        config: NGramConfig,
-        vocab: Vocabulary,
-        train: Positions,
-        val: Positions,
-        max_len: int,
-        checkpoint: Checkpoint | None = None,
-    ) -> Training:
+    def fit(cls, config: NGramConfig, data: FitData) -> Training:
+        vocab, train, val = data.vocab, data.train, data.val
         size = vocab.size
         keys, ngrams, counts = [], [], []
         for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):

@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt
 
 from makemore import MakemoreError
-from makemore.artifacts import Checkpoint
 from makemore.contexts import ContextIndex, Positions, combined
-from makemore.interface import FamilyConfig, Model, Training
+from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.ngram import MAX_ORDER
 from makemore.params import Seed
 from makemore.steps import Steps, recorded
@@ -65,15 +64,8 @@ class OneLayer(Model):
         return cls(config, vocab, index, W)
 
     @classmethod
-    def fit(
-        cls,
-        config: OneLayerConfig,
-        vocab: Vocabulary,
-        train: Positions,
-        val: Positions,
-        max_len: int,
-        checkpoint: Checkpoint | None = None,
-    ) -> Training:
+    def fit(cls, config: OneLayerConfig, data: FitData) -> Training:
+        vocab, train, val = data.vocab, data.train, data.val
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
