@@ -1,4 +1,4 @@
-"""dvc.yaml and the README say what the code does: each stage's code deps are its imports, the DAG is DVC's."""
+"""dvc.yaml and the docs say what the code does: each stage's code deps are its imports, the DAG is DVC's."""
 
 import ast
 import re
@@ -59,10 +59,10 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
         assert code_deps == {script} | makemore_imports(ROOT / script), name
 
 
-def test_the_readme_dag_is_what_dvc_draws():
+def test_the_dag_in_the_docs_is_what_dvc_draws():
     drawn = subprocess.run(
         ["dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"```mermaid\n(.*?)```", readme, flags=re.S)[1]
-    assert shown.strip() == drawn.strip(), "paste the output of `dvc dag --mermaid` into the README"
+    pipeline = (ROOT / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    shown = re.search(r"```mermaid\n(.*?)```", pipeline, flags=re.S)[1]
+    assert shown.strip() == drawn.strip(), "run `make docs`: docs/pipeline.md shows another DAG"
