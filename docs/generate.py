@@ -340,6 +340,27 @@ def ladder_steps(root: Path) -> str:
     )
 
 
+def curves(root: Path) -> str:
+    """Each val curve of more than one point (DVCLive's history, metrics/train/NAME/plots/metrics/val/nll.tsv): every
+    point of a short curve, and of a long one the steps 0, 1, 3, 10, 30, 100, ... and the last."""
+    rows = []
+    for name in models(root):
+        with open(
+            root / "metrics" / "train" / name / "plots" / "metrics" / "val" / "nll.tsv", newline=""
+        ) as file:
+            points = [(int(r["step"]), nll(r["nll"])) for r in csv.DictReader(file, delimiter="\t")]
+        if len(points) < 2:
+            continue
+        if len(points) > 12:  # the first logged step at or after 0, 1, 3, 10, 30, ..., and the last
+            marks = [0] + [m * 10**k for k in range(8) for m in (1, 3)]
+            chosen = {
+                next(point for point in points if point[0] >= mark) for mark in marks if mark <= points[-1][0]
+            }
+            points = sorted(chosen | {points[-1]})
+        rows.append([f"`{name}`", ", ".join(f"{step:,}: {value:.4f}" for step, value in points)])
+    return table(["model", "val NLL at its logged steps (step: NLL)"], rows)
+
+
 def sample_stats(root: Path) -> str:
     rows = []
     for name in models(root):
@@ -546,6 +567,7 @@ BLOCKS: dict[str, Block] = {
     "train-summaries": from_files(train_summaries),
     "optimum-fits": from_files(optimum_fits),
     "ladder-steps": from_files(ladder_steps),
+    "curves": from_files(curves),
     "sample-stats": from_files(sample_stats),
     "lengths": from_files(lengths),
     "tuning-choices": from_files(tuning_choices),
