@@ -151,7 +151,18 @@ def f5(x: object) -> str:
 QUIET = ("family", "seed", "device", "eval_every", "warmup", "min_lr")
 
 
-def settings(params: dict) -> str:
+def defaults(root: Path, name: str) -> dict:
+    """The params a model takes from its family's config without params.yaml giving them (a net's training params),
+    as its train stage reads them (makemore.models.instance_config); the ones that do not apply (None) left out."""
+    from makemore.models import instance_config  # torch is slow to import: only when asked
+
+    given = models(root)[name]
+    config = instance_config(name, root / "params.yaml").model_dump()
+    return {key: v for key, v in config.items() if key not in given and v is not None}
+
+
+def settings(root: Path, name: str) -> str:
+    params = {**models(root)[name], **defaults(root, name)}
     return ", ".join(f"{key} {value(v)}" for key, v in params.items() if key not in QUIET)
 
 
@@ -180,7 +191,7 @@ def leaderboard(root: Path) -> str:
             [
                 f"`{name}`",
                 params["family"],
-                settings(params),
+                settings(root, name),
                 size(summary),
                 f"{time['train_seconds']:.1f} s",
                 f5(evaluated["train"]["nll"]),
@@ -241,10 +252,11 @@ def ladder_params(root: Path) -> str:
             f"`{name}`",
             params["family"],
             ", ".join(f"{k} {value(v)}" for k, v in params.items() if k != "family"),
+            ", ".join(f"{k} {value(v)}" for k, v in defaults(root, name).items()) or "–",
         ]
         for name, params in models(root).items()
     ]
-    return table(["model", "family", "params (params.yaml)"], rows)
+    return table(["model", "family", "params.yaml gives", "the family's defaults it takes"], rows)
 
 
 def stage_paths(stage: dict, key: str, cache: bool | None = None) -> list[str]:
