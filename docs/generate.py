@@ -521,37 +521,24 @@ CLI_SAMPLE = [
     Command(("makemore", "score", "Andrej"), status=1),
 ]
 CLI_ANDREJQ = [Command(("makemore", "score", "andrejq"))]
+
+
+def param_error(model: str, key: str, value: object) -> Command:
+    """The train stage of `model` run with `models.MODEL.KEY` set to `value`, which it refuses."""
+    return Command(
+        ("python", "-m", "stages.train", model),
+        f"models.{model}.{key}: {value}",
+        1,
+        ((f"models.{model}.{key}", value),),
+    )
+
+
 PARAM_ERRORS = [
-    Command(
-        ("python", "-m", "stages.train", "trigram"),
-        "models.trigram.kk: 0.1",
-        1,
-        (("models.trigram.kk", 0.1),),
-    ),
-    Command(
-        ("python", "-m", "stages.train", "trigram"),
-        "models.trigram.family: ngrams",
-        1,
-        (("models.trigram.family", "ngrams"),),
-    ),
-    Command(
-        ("python", "-m", "stages.train", "kneser_ney"),
-        "models.kneser_ney.order: 11",
-        1,
-        (("models.kneser_ney.order", 11),),
-    ),
-    Command(
-        ("python", "-m", "stages.train", "kneser_ney"),
-        "models.kneser_ney.discounts: [0.5, 1.0, 3.0]",
-        1,
-        (("models.kneser_ney.discounts", [0.5, 1.0, 3.0]),),
-    ),
-    Command(
-        ("python", "-m", "stages.train", "kneser_ney"),
-        "models.kneser_ney.k: 1",
-        1,
-        (("models.kneser_ney.k", 1),),
-    ),
+    param_error("trigram", "kk", 0.1),
+    param_error("trigram", "family", "ngrams"),
+    param_error("kneser_ney", "order", 11),
+    param_error("kneser_ney", "discounts", [0.5, 1.0, 3.0]),
+    param_error("kneser_ney", "k", 1),
 ]
 
 
