@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from helpers import ROOT, default_words, set_params, stage_in_process
+from helpers import NETWORK_FAMILIES, ROOT, default_words, set_params, stage_in_process
 
 from makemore import MakemoreError
 from makemore.artifacts import Checkpoint, write_text
@@ -25,12 +25,14 @@ from makemore.scoring import total_log_likelihood
 from makemore.steps import FORECAST_AFTER, Forecast
 from makemore.vocab import BOUNDARY, Vocabulary
 
-NETWORKS = ["mlp", "rnn", "transformer"]
-TINY = {
+TINY = {  # a tiny net of every neural family and variant
     "mlp": {"family": "mlp", "context": 3, "embedding": 8, "hidden": 32, "layernorm": True},
-    "rnn": {"family": "rnn", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
+    "rnn": {"family": "rnn", "cell": "rnn", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
+    "gru": {"family": "rnn", "cell": "gru", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
+    "lstm": {"family": "rnn", "cell": "lstm", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
     "transformer": {"family": "transformer", "layers": 2, "heads": 2, "embedding": 16, "dropout": 0.1},
 }
+NETWORKS = list(TINY)
 MAX_LEN = 20  # data.max_len of these tests: the whole-word nets read this many characters
 TRAINING = {
     "steps": 60,
@@ -44,8 +46,12 @@ TRAINING = {
 }
 
 
-def tiny(family: str, **changes):
-    return FAMILIES[family].Config.model_validate(TINY[family] | TRAINING | changes)
+def tiny(name: str, **changes):
+    return FAMILIES[TINY[name]["family"]].Config.model_validate(TINY[name] | TRAINING | changes)
+
+
+def test_every_neural_family_of_the_registry_has_a_tiny_net_here():
+    assert {config["family"] for config in TINY.values()} == set(NETWORK_FAMILIES)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,7 @@ def data() -> tuple[Vocabulary, Positions, Positions]:
 def trained(request, data, tmp_path_factory):
     vocab, train, val = data
     checkpoint = Checkpoint(tmp_path_factory.mktemp(request.param) / "checkpoint.pt", key="tiny")
-    return FAMILIES[request.param].fit(
+    return FAMILIES[TINY[request.param]["family"]].fit(
         tiny(request.param), FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
     ), checkpoint
 
@@ -219,7 +225,7 @@ def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_o
     project,
 ):
     project.set_params(
-        models__tiny=TINY["rnn"]
+        models__tiny=TINY["gru"]
         | TRAINING
         | {"layers": 1, "hidden": 16, "batch_size": 16, "steps": 1000, "eval_every": 100}
     )
