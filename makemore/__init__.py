@@ -7,6 +7,11 @@ class MakemoreError(Exception):
     """A problem with the user's data, params or artifacts, reported as one line without a traceback."""
 
 
+class ParamError(MakemoreError):
+    """A value of a model's params that its family cannot work with; the message starts with `key = value`, and
+    the train stage names the model before it."""
+
+
 def _interrupted(kind, value, traceback):
     if issubclass(kind, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)  # nothing half-written is left: every write is atomic

@@ -44,10 +44,10 @@ def write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except OSError as e:  # a full disk: nothing is left half-written under the name
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise MakemoreError(f"{path}: cannot write it ({(e.strerror or str(e)).lower()})") from None
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException:  # a Ctrl-C, perhaps after the rename
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -195,9 +195,7 @@ def run_stage(main: Callable[[], None]) -> None:
         main()
     except MakemoreError as e:
         sys.exit(f"error: {e}")
-    except (
-        OSError
-    ) as e:  # the system refused a read or a write: a full disk, a folder without write permission
+    except OSError as e:  # the system refused a read or a write: a full disk, a folder without permission
         sys.exit(f"error: {e.filename or 'a file'}: {(e.strerror or str(e)).lower()}")
 
 
@@ -215,8 +213,8 @@ class Checkpoint:
     @classmethod
     def of(cls, path: str | Path, settings: object, files: Iterable[Path]) -> "Checkpoint":
         digest = hashlib.sha256(json.dumps([settings, torch.__version__], sort_keys=True).encode())
-        for file in files:
-            digest.update(f"\0{file}\0".encode())
+        for file in files:  # named as from the current folder: a checkout that moves keeps its checkpoints
+            digest.update(f"\0{os.path.relpath(file)}\0".encode())
             digest.update(file.read_bytes())
         return cls(Path(path), digest.hexdigest())
 

@@ -26,9 +26,8 @@ class FitData:
     train: Positions  # the positions fitted
     val: Positions  # watched only: a curve, the choice of the best weights
     max_len: int  # the longest word any split or caller may give (data.max_len): a whole-word model reads that many
-    checkpoint: Checkpoint | None = (
-        None  # where a family that trains for long keeps its state, and resumes from
-    )
+    # where a family that trains for long keeps its state, and resumes from
+    checkpoint: Checkpoint | None = None
 
 
 @dataclass
@@ -37,7 +36,8 @@ class Training:
     curve: list[dict[str, float]]  # rows of step, train and val NLL (and more columns a family adds)
     # what a family reports of its fit (metrics/train/NAME/metrics.json)
     summary: dict[str, object] = field(default_factory=dict)
-    # wall time of each curve row since the fit began, with the interrupted runs it resumed (never in a file)
+    # wall time of each curve row since the fit began, with the interrupted runs it resumed (its last is the
+    # training time the stage writes to metrics/time, the one output that differs from run to run)
     seconds: list[float] = field(default_factory=list)
 
 

@@ -29,9 +29,8 @@ MAX_LENGTH = 1000  # the longest word kept or sampled: bounds the rows of the co
 
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
 Length = Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]
-InstanceName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")
-]  # a file name and a dvc stage name
+# a file name and a dvc stage name
+InstanceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Section(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from makemore import MakemoreError
+from makemore import ParamError
 
 MAX_CURVE_POINTS = 1000  # steps recorded in a loss curve, whatever the number of steps
 LONG_RUN = 3600  # seconds: a run forecast to take longer is announced, with its forecast
@@ -57,21 +57,27 @@ class Forecast:
     def __init__(self, total: int, initial: int = 0, unit: str = "step"):
         self.total, self.initial, self.unit = total, initial, unit
         self.started = time.perf_counter()
-        self.told = False
+        self.decided = False
 
     def done(self, count: int, now: float | None = None) -> None:
         """`count` of the total are done (at `now`, by time.perf_counter)."""
         elapsed = (time.perf_counter() if now is None else now) - self.started
-        if self.told or elapsed < FORECAST_AFTER or count <= self.initial:
+        if self.decided or elapsed < FORECAST_AFTER or count <= self.initial:
             return
         left = elapsed / (count - self.initial) * (self.total - count)
         if left > LONG_RUN:
-            print(
-                f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {elapsed:.0f} s), this run takes about "
-                f"{left / 3600:.1f} more hours for its {self.total:,} {self.unit}s; Ctrl-C stops it",
+            tqdm.write(  # above the progress bar, if one is drawn
+                f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {elapsed:.0f} s), this run "
+                f"takes about {left / 3600:.1f} more hours for its {self.total:,} {self.unit}s; Ctrl-C stops it",
                 file=sys.stderr,
             )
-        self.told = True
+        self.decided = True  # once: at the pace of its first FORECAST_AFTER seconds
+
+
+def training_device(config: object) -> torch.device:
+    """Where a family trains: a GPU when its config says `device: auto` and there is one, else the CPU."""
+    auto = getattr(config, "device", "cpu") == "auto"
+    return torch.device("cuda" if auto and torch.cuda.is_available() else "cpu")
 
 
 def machine_memory() -> int:
@@ -111,7 +117,7 @@ class Steps:
 
     def check(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
-            raise MakemoreError(self.diverged(loss.item(), self.step))
+            raise ParamError(self.diverged(loss.item(), self.step))
 
     def show(self, row: dict[str, float]) -> None:
         self.bar.set_postfix_str(f"train NLL {row['train']:.4f}, val NLL {row['val']:.4f}", refresh=False)

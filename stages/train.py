@@ -9,12 +9,13 @@ from pathlib import Path
 from dvclive import Live
 
 import makemore
-from makemore import MakemoreError
+from makemore import MakemoreError, ParamError
 from makemore.artifacts import Checkpoint, instance_argument, read_words, run_stage, write_json
 from makemore.contexts import Positions
 from makemore.interface import FitData
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
+from makemore.steps import training_device
 from makemore.vocab import load_vocab
 
 INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", "val.txt")]
@@ -28,11 +29,14 @@ def main() -> None:
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
     code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
-    checkpoint = Checkpoint.of(f"checkpoints/{name}.pt", [config.model_dump(), max_len], INPUTS + code)
+    device = str(training_device(config))  # a checkpoint is one device's
+    checkpoint = Checkpoint.of(
+        f"checkpoints/{name}.pt", [config.model_dump(), max_len, device], INPUTS + code
+    )
     started = time.perf_counter()
     try:
         training = FAMILIES[config.family].fit(config, FitData(vocab, train, val, max_len, checkpoint))
-    except MakemoreError as e:  # a family's message starts with the param it blames: name its model too
+    except ParamError as e:  # its message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     save_model(model_file(name), training.model, name)

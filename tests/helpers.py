@@ -164,9 +164,10 @@ class Project:
     def outputs(self) -> dict[str, str]:
         """sha256 of every file the pipeline wrote, by path, but the training times (metrics/time), new on every run."""
         folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics")
+        # DVC's, not written by a stage
         files = [
             p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"
-        ]  # DVC's, not written by a stage
+        ]
         files = [p for p in files if not p.is_relative_to(self.path / "metrics/time")]
         return {
             str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)

@@ -193,11 +193,8 @@ def test_repeated_lines_never_fall_in_two_splits_and_prepare_reports_them(workdi
         "dropped": dropped,
         **{name: len(split) for name, split in splits.items()},
     }
-    assert [report[name] // copies for name in ("train", "val", "test")] == [
-        400,
-        50,
-        50,
-    ]  # the fractions of the distinct words
+    # the fractions of the distinct words
+    assert [report[name] // copies for name in ("train", "val", "test")] == [400, 50, 50]
 
 
 def test_crlf_and_surrounding_whitespace_are_stripped(workdir):

@@ -109,21 +109,16 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     assert chosen["models.count.k"]["test_nll"] == pytest.approx(
         additive_nll(train, test, 2, best, size), abs=1e-5
     )
-    assert {
-        param: choice for param, choice in chosen.items() if param != "models.count.k"
-    } == best_before  # not swept or failed: kept
+    # not swept or failed: kept
+    assert {param: choice for param, choice in chosen.items() if param != "models.count.k"} == best_before
     assert f"best models.count.k = {best} on val" in tuned.stdout
     assert "| Experiment" in tuned.stdout and "tune-count-k-0.5" in tuned.stdout  # the dvc exp show table
 
     assert (project.path / "params.yaml").read_text() == params_before
     assert project.outputs() == outputs_before
     names = set(project.dvc("exp", "list", "--name-only").stdout.split())
-    assert names == {
-        "mine",
-        "tune-count-k-0",
-        "tune-count-k-0.5",
-        "tune-count-k-5",
-    }  # a failed one is in the queue's log only
+    # a failed one is in the queue's log only
+    assert names == {"mine", "tune-count-k-0", "tune-count-k-0.5", "tune-count-k-5"}
     for ref in project.git("for-each-ref", "--format=%(refname)", "refs/exps").split():
         files = project.git("ls-tree", "-r", "--name-only", ref).split()
         assert "data/mine.txt.dvc" in files and "data/mine.txt" not in files  # DVC's pointer, never the words
@@ -375,9 +370,8 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
     assert makemore(project, "sample", "--temperature", "0.001", "--num", "5").stdout == f"{greedy}\n" * 5
 
     index = {c: i for i, c in enumerate(labels)}
-    kept = [
-        [p >= sorted(row, reverse=True)[2] for p in row] for row in probs.tolist()
-    ]  # ties with the 3rd are kept
+    # ties with the 3rd are kept
+    kept = [[p >= sorted(row, reverse=True)[2] for p in row] for row in probs.tolist()]
     for word in makemore(project, "sample", "--top-k", "3", "--num", "200").stdout.split("\n")[:-1]:
         ids = [0, *(index[c] for c in word), 0]
         assert all(kept[a][b] for a, b in zip(ids, ids[1:]))
@@ -441,9 +435,8 @@ def curve(project, name: str) -> pd.DataFrame:
 def test_every_plot_is_declared_and_its_data_is_right(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    tuned = {
-        str(path.relative_to(project.path)) for path in (project.path / "tuning/sweeps").glob("*.csv")
-    }  # the committed sweeps
+    # the committed sweeps
+    tuned = {str(path.relative_to(project.path)) for path in (project.path / "tuning/sweeps").glob("*.csv")}
     assert {f"tuning/sweeps/{param.removeprefix('models.')}.csv" for param in DEFAULT_SWEEPS} <= tuned
     assert set(shown) == {
         "metrics/count_grid.png",

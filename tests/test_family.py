@@ -74,10 +74,6 @@ def test_a_family_added_in_three_files_runs_through_the_pipeline_the_interface_t
             'FAMILIES: dict[str, type[Model]] = {\n    "unigram": Unigram,',
         )
     )
-    with (project.path / "params.yaml").open(
-        "a"
-    ) as params:  # models: is the file's last section but sample's
-        params.write("")
     project.set_params(models__unigram={"family": "unigram", "k": 0.5})
     edited = project.git("status", "--porcelain").split("\n")
     assert sorted(line[3:] for line in edited if line) == [
@@ -86,10 +82,8 @@ def test_a_family_added_in_three_files_runs_through_the_pipeline_the_interface_t
         "params.yaml",
     ]
 
-    run = (
-        [BIN / "ruff", "format", "."],
-        [BIN / "ruff", "check", "--fix", "--quiet", "."],
-    )  # as its author would
+    # as its author would
+    run = ([BIN / "ruff", "format", "."], [BIN / "ruff", "check", "--fix", "--quiet", "."])
     assert all(subprocess.run(command, cwd=project.path).returncode == 0 for command in run)
     # its branch: the other stages are stale too (they depend on the folder makemore/models) but unchanged
     branch = [f"{stage}@unigram" for stage in ("train", "evaluate", "sample")]
@@ -104,10 +98,23 @@ def test_a_family_added_in_three_files_runs_through_the_pipeline_the_interface_t
     listed = subprocess.run([BIN / "makemore", "models"], cwd=project.path, capture_output=True, text=True)
     assert "unigram" in listed.stdout, listed.stderr
 
+    # fmt: skip
     tests = subprocess.run(  # the copy's own tests, on the copy's makemore (python -m puts its folder first)
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_models.py", "tests/test_code.py",
-         "-k", "interface and unigram or layers or formatter"],
-        cwd=project.path, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_models.py",
+            "tests/test_code.py",
+            "-k",
+            "interface and unigram or layers or formatter",
+        ],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert "3 passed" in tests.stdout

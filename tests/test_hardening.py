@@ -15,18 +15,16 @@ from helpers import ROOT, set_params, stage_in_process
 from makemore.artifacts import write_text
 
 ALL_MODELS = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
-MODELS = [
-    "count",
-    "nn",
-    "kneser_ney",
-]  # one of each kind (lecture count, lecture net, Kneser-Ney): the others add time, not cases
+# one of each kind (lecture count, lecture net, Kneser-Ney): the others add time, not cases
+MODELS = ["count", "nn", "kneser_ney"]
+# dvc.yaml's order
 STAGES = [
     "prepare",
     *(f"{stage}@{model}" for stage in ("train", "evaluate", "sample") for model in MODELS),
     "bigrams",
     "plot_counts",
     "plot_nn",
-]  # dvc.yaml's order
+]
 
 
 def test_a_second_repro_while_one_runs_fails_clearly_and_a_forced_rerun_changes_no_byte(project):
@@ -88,9 +86,8 @@ def many_scripts_words() -> list[str]:
                 alphabet[i] + alphabet[(i * 7 + 3) % len(alphabet)] + alphabet[(i * 3 + 1) % len(alphabet)]
             )
             words.append(alphabet[(i * 5 + 2) % len(alphabet)] + alphabet[i])
-    words += [
-        unicodedata.normalize("NFD", w) for w in ("zoë", "chloé", "renée")
-    ]  # combining marks, kept as they are
+    # combining marks, kept as they are
+    words += [unicodedata.normalize("NFD", w) for w in ("zoë", "chloé", "renée")]
     return words
 
 
@@ -131,9 +128,8 @@ def test_more_than_256_characters_run_end_to_end_and_round_trip(tmp_path):
 def test_outliers_and_long_runs_keep_the_committed_files_small(tmp_path):
     names = (ROOT / "data/names.txt").read_text().split()[:2000]
     words = names[:1000] + ["a" * 1_000_000, "b" * 1000] + names[1000:]
-    without_grids = [
-        stage for stage in STAGES if not stage.startswith("plot_")
-    ]  # PNGs of at most 60 x 60 cells
+    # PNGs of at most 60 x 60 cells
+    without_grids = [stage for stage in STAGES if not stage.startswith("plot_")]
     results = run_pipeline(
         tmp_path, words, without_grids, data__max_len=1000, models__nn__steps=3000, sample__max_len=1000
     )

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -237,8 +238,10 @@ def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_o
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    deadline = time.monotonic() + 600  # a bound on the wait for the event, not a timing
     while (step := saved_step(checkpoint)) < 500:
-        assert repro.poll() is None, repro.communicate()
+        assert repro.poll() is None and time.monotonic() < deadline, repro.communicate()
+        time.sleep(0.05)  # leave the cores to the run
     os.killpg(repro.pid, signal.SIGINT)  # a Ctrl-C reaches every process of the terminal's foreground group
     assert repro.wait(timeout=120) != 0
     assert not (project.path / "data/models/tiny.pt").exists()

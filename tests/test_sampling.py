@@ -62,12 +62,8 @@ def test_temperature_is_a_power_of_the_probabilities_and_top_k_keeps_the_k_most_
             weights / weights.sum(1, keepdim=True), expected / expected.sum(1, keepdim=True)
         )
     cold = sampling_weights(probs, 1e-4)
-    assert cold[0].tolist() == [
-        0.0,
-        0.0,
-        0.0,
-        1.0,
-    ]  # only the most likely token survives, nothing underflows to all 0
+    # only the most likely token survives, nothing underflows to all 0
+    assert cold[0].tolist() == [0.0, 0.0, 0.0, 1.0]
     top2 = sampling_weights(probs, top_k=2)
     assert (top2[0] > 0).tolist() == [False, False, True, True]
     assert torch.equal(sampling_weights(probs, top_k=10), probs)  # k beyond the vocabulary keeps everything

@@ -19,13 +19,13 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
-from makemore import MakemoreError
+from makemore import MakemoreError, ParamError
 from makemore.artifacts import Checkpoint
 from makemore.contexts import Positions, from_word_start, padded_words
 from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.params import Seed
 from makemore.scoring import total_log_likelihood
-from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr
+from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr, training_device
 from makemore.vocab import BOUNDARY, Vocabulary
 
 IGNORED = -1  # the target after a word's end, where a batch of words is padded
@@ -68,8 +68,9 @@ class NetworkConfig(FamilyConfig):
 
 class Net(nn.Module):
     """What a family's net is: built from its config, the vocabulary size V and the context length (the most
-    tokens it reads); `forward` takes tokens (B, T), T <= context_length, each row a word from its start
-    boundary, and returns logits (B, T, V), where position t reads tokens 0..t only."""
+    tokens it reads before a prediction); `forward` takes tokens (B, T), each row a word from its start
+    boundary, and returns logits (B, T, V), where position t reads tokens 0..t only (a whole-word net at
+    most context_length of them, T <= context_length; a net of windows, as the MLP, the last ones)."""
 
     def __init__(self, config: NetworkConfig, vocab_size: int, context_length: int):
         super().__init__()
@@ -207,7 +208,7 @@ class Network(Model):
 
     @classmethod
     def fit(cls, config: NetworkConfig, data: FitData) -> Training:
-        device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else "cpu")
+        device = training_device(config)
         batches = Batches(*padded_words(data.train, fill=IGNORED))
         context_length = cls.context_length_for(config, data.max_len)
         check_memory(cls.Net, config, data.vocab.size, context_length, batches.width, device)
@@ -216,7 +217,7 @@ class Network(Model):
         run = Run.start(config, model.net, data.checkpoint)
         run.train(config, model, batches, data.val, data.checkpoint)
         if run.best["step"] == 0:
-            raise MakemoreError(
+            raise ParamError(
                 f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({run.best['val']:.4f} at "
                 "step 0): nothing was learned, so no model is written; try a smaller lr"
             )
@@ -257,7 +258,7 @@ class Run:
     net: Net
     optimizer: torch.optim.Optimizer
     batches: torch.Generator
-    step: int = 0  # the next step to take
+    step: int = 0  # the step to start from (a checkpoint's, set when one is saved)
     curve: list[dict[str, float]] = field(default_factory=list)
     best: dict = field(default_factory=lambda: {"val": math.inf})  # val NLL, step and weights of the best
     seconds: list[float] = field(default_factory=list)  # wall time of each curve row since the run began
@@ -352,11 +353,14 @@ def check_memory(
     its GPU); warn when it would take more than half.
 
     Its weights count 5 times (the weights, their gradients, AdamW's two moments, the best ones kept); then
-    the activations that a batch of the longest train words keeps for the backward pass, and those of the
-    evaluation, which reads up to EVAL_TOKENS positions at once.
+    the larger of the activations that a batch of the longest train words keeps for the backward pass and
+    those of measuring val, which reads up to EVAL_TOKENS positions at once (at as many bytes a position: an
+    upper bound, as nothing is kept for a backward pass there). A batch is blamed only when its activations
+    are the largest part; otherwise the net's largest size.
     """
     weights, activations = training_bytes(net_class, config, vocab_size, context_length, width)
-    needed = 5 * weights + max(activations, activations * EVAL_TOKENS // (config.batch_size * width))
+    evaluation = activations * EVAL_TOKENS // (config.batch_size * width)  # at the batch's bytes per position
+    needed = 5 * weights + max(activations, evaluation)
     gpu = device.type == "cuda"
     memory = torch.cuda.get_device_properties(device).total_memory if gpu else machine_memory()
     if needed <= memory // 2:
@@ -364,7 +368,8 @@ def check_memory(
     estimate = (
         f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their "
         f"gradients, AdamW's moments and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: "
-        f"{activations / 1e9:.1f} GB), more than {'half of ' if needed <= memory else ''}the "
+        f"{activations / 1e9:.1f} GB, or of {EVAL_TOKENS:,} positions read at once to measure val: "
+        f"{evaluation / 1e9:.1f} GB), more than {'half of ' if needed <= memory else ''}the "
         f"{memory / 1e9:.1f} GB of {'this GPU' if gpu else 'this machine'}"
     )
     if needed <= memory:
@@ -373,8 +378,9 @@ def check_memory(
     sizes = {
         key: value for key, value in config if key not in NetworkConfig.model_fields and type(value) is int
     }
-    blamed = "batch_size" if activations > weights or not sizes else max(sizes, key=sizes.get)
-    raise MakemoreError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}")
+    batch_to_blame = activations >= evaluation and activations > 5 * weights  # or the net's size
+    blamed = "batch_size" if batch_to_blame or not sizes else max(sizes, key=sizes.get)
+    raise ParamError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}")
 
 
 def training_bytes(

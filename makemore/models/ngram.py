@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 from pydantic import Field, StrictInt, model_validator
 
-from makemore import MakemoreError
+from makemore import ParamError
 from makemore.contexts import ContextIndex, combined, numbered
 from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.scoring import total_log_likelihood
@@ -116,9 +116,8 @@ class NGram(Model):
     def seen_ngram_log_probs(self, ngrams: torch.Tensor) -> torch.Tensor:
         """log p(w | h) of n-grams of the top order whose context training saw, given as context id * V + w."""
         size = self.vocab.size
-        ids = [
-            ngrams // size
-        ]  # each context's id at every length, from the top down: its suffix is its key // V
+        # each context's id at every length, from the top down: its suffix is its key // V
+        ids = [ngrams // size]
         for keys in reversed(self.index.keys):
             ids.insert(0, keys[ids[0]] // size)
         return self.log_probs_at(ids, ngrams % size)
@@ -140,9 +139,8 @@ class NGram(Model):
 
     def log_probs(self, contexts: torch.Tensor) -> torch.Tensor:
         size = self.vocab.size
-        ids = [
-            level_ids.repeat_interleave(size) for level_ids in self.index.lookup(contexts)
-        ]  # every context, every token
+        # every context, every token
+        ids = [level_ids.repeat_interleave(size) for level_ids in self.index.lookup(contexts)]
         return self.log_probs_at(ids, torch.arange(size).repeat(len(contexts))).view(len(contexts), size)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -188,7 +186,7 @@ def additive(
 ) -> dict[str, torch.Tensor]:
     totals = torch.bincount(ngrams // size, weights=counts.double(), minlength=contexts)
     if not torch.isfinite(totals + k * size).all():
-        raise MakemoreError(f"k = {k:g} is too large: c(h) + k * V overflows")
+        raise ParamError(f"k = {k:g} is too large: c(h) + k * V overflows")
     return {
         "ngrams": ngrams,
         "weights": counts.double() / (totals[ngrams // size] + k * size),

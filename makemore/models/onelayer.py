@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, StrictInt
 
-from makemore import MakemoreError
+from makemore import ParamError
 from makemore.contexts import ContextIndex, Positions, combined
 from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.ngram import MAX_ORDER
@@ -70,7 +70,7 @@ class OneLayer(Model):
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
         if contexts * size > MAX_WEIGHTS:
-            raise MakemoreError(
+            raise ParamError(
                 f"order = {config.order} needs W of {contexts:,} contexts x {size} tokens, "
                 f"more than {MAX_WEIGHTS:,} weights"
             )

@@ -9,11 +9,8 @@ from torch import nn
 
 from makemore.models.network import Net, Network, NetworkConfig, near_uniform
 
-CELLS = {
-    "rnn": nn.RNN,
-    "gru": nn.GRU,
-    "lstm": nn.LSTM,
-}  # rnn: Elman's, tanh(W x + U h + b), makemore.py's RNNCell
+# rnn: Elman's, tanh(W x + U h + b), makemore.py's RNNCell
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class RNNConfig(NetworkConfig):
