@@ -25,6 +25,7 @@ tune: $(VENV)/.installed
 # `dvc repro` from scratch, and the race of the Transformer's straightforward training loop against the pipeline's.
 bench: $(VENV)/.installed
 	python benchmarks/bench.py
+	python benchmarks/throughput.py
 	python benchmarks/race.py
 
 bench-scale: $(VENV)/.installed

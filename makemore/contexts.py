@@ -99,11 +99,16 @@ def from_word_start(contexts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return shifted, width - 1 - start
 
 
-def windows(words: torch.Tensor, length: int) -> torch.Tensor:
+def windows(words: torch.Tensor, length: int, positions: torch.Tensor | None = None) -> torch.Tensor:
     """(B, T) words from their start boundary -> (B, T, length): the last `length` tokens up to each position,
-    padded with the boundary before the word."""
+    padded with the boundary before the word. With `positions` (B, T), each token's position in its word in
+    rows of several words, a token before a position's word start is the boundary too."""
     padded = torch.nn.functional.pad(words, (length - 1, 0), value=BOUNDARY)
-    return padded.unfold(1, length, 1)
+    contexts = padded.unfold(1, length, 1)  # (B, T, length)
+    if positions is None:
+        return contexts
+    back = torch.arange(length - 1, -1, -1, device=words.device)  # how far each token is before the position
+    return contexts.masked_fill(back > positions[:, :, None], BOUNDARY)
 
 
 def distinct_contexts(positions: Positions, length: int, vocab_size: int) -> tuple[int, torch.Tensor]:

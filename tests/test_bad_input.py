@@ -313,7 +313,7 @@ def test_bad_params_name_the_key_and_value(workdir, key, value, message):
             "count",
             "family",
             "ngrams",
-            "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer, mlp, rnn, transformer)",
+            "models.count.family = 'ngrams' is not a model family (the families: ngram, onelayer, mlp, wavenet, bow, rnn, transformer)",
         ),
         (
             "count",

@@ -1,4 +1,4 @@
-"""The neural families (mlp, rnn, transformer), trained tiny by the shared loop, against direct computations."""
+"""The neural families (mlp, wavenet, bow, rnn, transformer), trained tiny by the shared loop, against direct computations."""
 
 import json
 import math
@@ -20,7 +20,7 @@ from makemore.contexts import Positions
 from makemore.evaluate import score
 from makemore.interface import FitData
 from makemore.models import FAMILIES, load_model, save_model
-from makemore.models.network import EVAL_TOKENS, length_chunks
+from makemore.models.network import EVAL_TOKENS, IGNORED, Batches, length_chunks
 from makemore.sampling import generate
 from makemore.scoring import total_log_likelihood
 from makemore.steps import FORECAST_AFTER, Forecast
@@ -28,6 +28,8 @@ from makemore.vocab import BOUNDARY, Vocabulary
 
 TINY = {  # a tiny net of every neural family and variant
     "mlp": {"family": "mlp", "context": 3, "embedding": 8, "hidden": 32, "layernorm": True},
+    "wavenet": {"family": "wavenet", "context": 4, "embedding": 8, "hidden": 32},
+    "bow": {"family": "bow", "embedding": 16, "hidden": 32},
     "rnn": {"family": "rnn", "cell": "rnn", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
     "gru": {"family": "rnn", "cell": "gru", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
     "lstm": {"family": "rnn", "cell": "lstm", "embedding": 8, "hidden": 32, "layers": 2, "dropout": 0.1},
@@ -128,8 +130,8 @@ def test_a_word_of_max_len_characters_is_read_whole_and_a_longer_one_is_refused(
     whole = model.net(tokens[None]).log_softmax(-1)[0, torch.arange(len(tokens)), targets].double()
     positions = Positions.of(vocab, [longest])
     contexts = positions.contexts(model.context_length, torch.arange(len(positions)))
-    if model.max_word_length is None:  # the MLP reads a window of its context, whatever the word's length
-        assert model.config.family == "mlp"
+    if model.max_word_length is None:  # a net of windows reads its context, whatever the word's length
+        assert model.config.family in {"mlp", "wavenet"}
         return
     assert model.max_word_length == MAX_LEN
     torch.testing.assert_close(
@@ -173,6 +175,31 @@ def test_a_later_character_does_not_change_earlier_predictions(trained, data):
         before, after = net(words), net(changed)
         torch.testing.assert_close(after[:, :position], before[:, :position], atol=1e-6, rtol=0)
         assert not torch.allclose(after[:, position], before[:, position])
+
+
+def test_a_batch_of_training_holds_whole_train_words_each_read_as_if_it_were_alone(trained, data):
+    """Packed rows (several words one after another) or a word a row: the logits of each word in a row are those
+    of the word alone, and its targets are its next tokens up to its end."""
+    trained, _ = trained
+    vocab, train, _ = data
+    net = trained.model.net
+    batches = Batches.of(train)
+    generator = torch.Generator().manual_seed(0)
+    inputs, targets, positions = batches.draw(8, generator, torch.device("cpu"), net.reads_packed_rows)
+    assert (positions is not None) == (trained.model.config.family != "rnn")
+    logits = net(inputs, positions)
+    train_words, words_read = set(default_words()[:1200]), 0  # the train words of `data`
+    for row in range(len(inputs)):
+        starts = (positions[row] == 0).nonzero().squeeze(1).tolist() if positions is not None else [0]
+        ends = [*starts[1:], int((targets[row] != IGNORED).sum()) if positions is None else inputs.shape[1]]
+        for start, end in zip(starts, ends):
+            word = inputs[row, start:end]
+            torch.testing.assert_close(logits[row, start:end], net(word[None])[0], atol=1e-5, rtol=0)
+            assert torch.equal(targets[row, start : end - 1], word[1:])
+            if targets[row, end - 1] == BOUNDARY:  # a word that ends in the row, not cut by its end
+                assert vocab.decode(word[1:].tolist()) in train_words
+                words_read += 1
+    assert words_read >= 4
 
 
 def test_a_run_resumed_from_its_last_checkpoint_ends_as_the_uninterrupted_run(trained, data):
@@ -336,6 +363,7 @@ def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is
         ),
         ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
         ("transformer", {"device": "gpu"}, "device"),
+        ("wavenet", {"context": 6}, "context = 6 is not a power of 2"),
     ],
 )
 def test_bad_network_params_are_named(family, changes, message):

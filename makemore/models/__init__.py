@@ -13,11 +13,13 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import load_tensors, save_tensors
 from makemore.interface import FamilyConfig, Model
+from makemore.models.bow import BoW
 from makemore.models.mlp import MLP
 from makemore.models.ngram import NGram
 from makemore.models.onelayer import OneLayer
 from makemore.models.rnn import RNN
 from makemore.models.transformer import Transformer
+from makemore.models.wavenet import WaveNet
 from makemore.params import PARAMS_FILE, load_params, validated
 from makemore.vocab import BOUNDARY, Vocabulary
 
@@ -25,6 +27,8 @@ FAMILIES: dict[str, type[Model]] = {
     "ngram": NGram,
     "onelayer": OneLayer,
     "mlp": MLP,
+    "wavenet": WaveNet,
+    "bow": BoW,
     "rnn": RNN,
     "transformer": Transformer,
 }

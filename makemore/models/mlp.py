@@ -8,7 +8,7 @@ from pydantic import Field, StrictInt
 from torch import nn
 
 from makemore.contexts import windows
-from makemore.models.network import Net, Network, NetworkConfig, near_uniform
+from makemore.models.network import Net, NetworkConfig, Windowed, near_uniform
 
 
 class MLPConfig(NetworkConfig):
@@ -30,20 +30,13 @@ class MLPNet(Net):
             nn.init.normal_(self.hidden.weight, std=(5 / 3) / (context_length * config.embedding) ** 0.5)
         near_uniform(self.head)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        contexts = windows(tokens, self.context_length)  # (B, T, context): the characters up to each position
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        # (B, T, context): the characters up to each position
+        contexts = windows(tokens, self.context_length, positions)
         emb = self.wte(contexts).flatten(2)  # (B, T, context * embedding)
         return self.head(torch.tanh(self.norm(self.hidden(emb))))  # (B, T, V)
 
 
-class MLP(Network):
+class MLP(Windowed):
     Config = MLPConfig
     Net = MLPNet
-
-    @classmethod
-    def context_length_for(cls, config: MLPConfig, max_len: int) -> int:
-        return config.context
-
-    @property
-    def max_word_length(self) -> int | None:
-        return None  # a window of the last `context` characters: any word

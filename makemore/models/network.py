@@ -4,6 +4,10 @@ A family's `Net` maps tokens (B, T), each row a word from its start boundary, to
 prediction at position t may read tokens 0..t only. Training is minibatch AdamW with a linear warm-up
 and a cosine decay, seeded, on random batches of train words; every `eval_every` steps the exact val
 NLL (scoring.py's, the same as the count models') is measured and the best weights kept.
+
+No compute goes to padding. A batch is packed: rows of whole train words one after another, each token
+given its position in its word, so that a net reads each word as if it were alone. A net whose state runs
+along its row (the recurrent one) takes a word a row instead, and skips the padding itself.
 """
 
 import bisect
@@ -70,14 +74,28 @@ class Net(nn.Module):
     """What a family's net is: built from its config, the vocabulary size V and the context length (the most
     tokens it reads before a prediction); `forward` takes tokens (B, T), each row a word from its start
     boundary, and returns logits (B, T, V), where position t reads tokens 0..t only (a whole-word net at
-    most context_length of them, T <= context_length; a net of windows, as the MLP, the last ones)."""
+    most context_length of them, T <= context_length; a net of windows, as the MLP, the last ones).
+
+    In training, `positions` (B, T) may give each token's position in its word, 0 at its start boundary:
+    then a row holds several words one after another, and position t reads only the tokens of its own word.
+    A net that cannot read such rows sets `reads_packed_rows` to False and is given a word a row."""
+
+    reads_packed_rows = True
 
     def __init__(self, config: NetworkConfig, vocab_size: int, context_length: int):
         super().__init__()
         self.context_length = context_length
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+
+def within_word(positions: torch.Tensor) -> torch.Tensor:
+    """(B, T) positions of tokens in their words -> (B, T, T): True where the token of row t may be read at
+    position t, its own and those before it back to its word's start (a causal mask within each word)."""
+    columns = torch.arange(positions.shape[1], device=positions.device)
+    back = columns[:, None] - columns[None, :]  # (T, T): how far the key is before the query
+    return (back >= 0) & (back <= positions[:, :, None])  # (B, T, T)
 
 
 def near_uniform(head: nn.Linear) -> None:
@@ -209,7 +227,7 @@ class Network(Model):
     @classmethod
     def fit(cls, config: NetworkConfig, data: FitData) -> Training:
         device = training_device(config)
-        batches = Batches(*padded_words(data.train, fill=IGNORED))
+        batches = Batches.of(data.train)
         context_length = cls.context_length_for(config, data.max_len)
         check_memory(cls.Net, config, data.vocab.size, context_length, batches.width, device)
         torch.manual_seed(config.seed)
@@ -231,22 +249,59 @@ class Network(Model):
         return Training(model.in_eval_mode(), run.curve, summary, run.seconds)
 
 
+class Windowed(Network):
+    """A family whose net reads a window of the last `context` characters (its config's) before each position,
+    whatever the word's length: the window before a word's start is the boundary."""
+
+    @classmethod
+    def context_length_for(cls, config: NetworkConfig, max_len: int) -> int:
+        return config.context
+
+    @property
+    def max_word_length(self) -> int | None:
+        return None  # any word
+
+
 @dataclass
 class Batches:
-    """Every train word as a row, and random batches of them, each as wide as its longest word."""
+    """The train words, and random batches of them with as many tokens as `size` words have on average: rows
+    of whole words one after another, as wide as the longest word (packed), or a word a row, padded."""
 
     inputs: torch.Tensor  # (W, T): each word from its start boundary, padded with the boundary
     targets: torch.Tensor  # (W, T): each word's next tokens, up to its end boundary, IGNORED after
     characters: torch.Tensor  # (W,): each word's length
+    stream: Positions  # the words one after another, then a row's width of IGNORED targets
+    starts: torch.Tensor  # (W,): where each word starts in the stream
+
+    @classmethod
+    def of(cls, train: Positions) -> "Batches":
+        inputs, targets, characters = padded_words(train, fill=IGNORED)
+        tail = int(characters.max()) + 1
+        stream = Positions(
+            torch.cat([train.stream, train.stream.new_full((tail,), BOUNDARY)]),
+            torch.cat([train.targets, train.targets.new_full((tail,), IGNORED)]),
+            torch.cat([train.offsets, train.offsets.new_zeros(tail)]),
+        )
+        return cls(inputs, targets, characters, stream, (train.offsets == 0).nonzero().squeeze(1))
 
     @property
     def width(self) -> int:
         return int(self.characters.max()) + 1
 
-    def draw(self, size: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
-        rows = torch.randint(len(self.inputs), (size,), generator=generator)
-        width = int(self.characters[rows].max()) + 1
-        return self.inputs[rows, :width].to(device), self.targets[rows, :width].to(device)  # (B, T) each
+    def draw(
+        self, size: int, generator: torch.Generator, device: torch.device, packed: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Inputs and targets (B, T), and each input's position in its word (None: a word a row)."""
+        if not packed:
+            rows = torch.randint(len(self.inputs), (size,), generator=generator)
+            width = int(self.characters[rows].max()) + 1
+            return self.inputs[rows, :width].to(device), self.targets[rows, :width].to(device), None
+        tokens = size * (len(self.characters) + int(self.characters.sum())) / len(self.characters)
+        rows = max(1, round(tokens / self.width))
+        first = self.starts[torch.randint(len(self.starts), (rows,), generator=generator)]
+        at = first[:, None] + torch.arange(self.width)  # (B, T): a row from a word's start
+        inputs, targets = self.stream.stream[at].long(), self.stream.targets[at].long()
+        return inputs.to(device), targets.to(device), self.stream.offsets[at].long().to(device)
 
 
 @dataclass
@@ -287,8 +342,10 @@ class Run:
         train_sum, train_tokens = 0.0, 0
         steps = Steps(config.steps, too_large_lr(config.lr), start=self.step)
         for step in steps:
-            inputs, targets = batches.draw(config.batch_size, self.batches, device)
-            logits = self.net.train()(inputs)  # (B, T, V)
+            inputs, targets, positions = batches.draw(
+                config.batch_size, self.batches, device, self.net.reads_packed_rows
+            )
+            logits = self.net.train()(inputs, positions)  # (B, T, V)
             loss = F.cross_entropy(
                 logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED
             )

@@ -6,8 +6,10 @@ from typing import Literal
 import torch
 from pydantic import Field, StrictInt
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from makemore.models.network import Net, Network, NetworkConfig, near_uniform
+from makemore.vocab import BOUNDARY
 
 # rnn: Elman's, tanh(W x + U h + b), makemore.py's RNNCell
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -23,6 +25,8 @@ class RNNConfig(NetworkConfig):
 
 
 class RNNNet(Net):
+    reads_packed_rows = False  # the state runs along the row
+
     def __init__(self, config: RNNConfig, vocab_size: int, context_length: int):
         super().__init__(config, vocab_size, context_length)
         self.wte = nn.Embedding(vocab_size, config.embedding)
@@ -34,9 +38,25 @@ class RNNNet(Net):
         self.head = nn.Linear(config.hidden, vocab_size)
         near_uniform(self.head)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        states, _ = self.cell(self.wte(tokens))  # (B, T, hidden)
-        return self.head(self.drop(states))  # (B, T, V)
+    def forward(self, tokens: torch.Tensor, positions: None = None) -> torch.Tensor:
+        embedded = self.wte(tokens)  # (B, T, embedding)
+        if tokens.is_meta:  # the memory estimate: every word as wide as the row
+            return self.head(self.drop(self.cell(embedded)[0]))  # (B, T, V)
+        # the cell reads each word only up to its end, and the logits are only of its positions: none of padding
+        words = pack_padded_sequence(embedded, word_lengths(tokens), batch_first=True, enforce_sorted=False)
+        states, _ = self.cell(words)  # (N, hidden) for the N positions of the words, packed
+        logits = states._replace(data=self.head(self.drop(states.data)))  # (N, V)
+        return pad_packed_sequence(logits, batch_first=True, total_length=tokens.shape[1])[
+            0
+        ]  # (B, T, V), 0 after
+
+
+def word_lengths(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, T) words from their start boundary, padded with it -> (B,) the tokens of each word, on the CPU (as
+    packing wants them): up to the first boundary after the start."""
+    B, T = tokens.shape
+    ended = torch.cat([tokens[:, 1:] == BOUNDARY, tokens.new_ones(B, 1, dtype=torch.bool)], dim=1)  # (B, T)
+    return (ended.int().argmax(1) + 1).cpu()
 
 
 class RNN(Network):

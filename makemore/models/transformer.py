@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
-from makemore.models.network import Net, Network, NetworkConfig, near_uniform
+from makemore.models.network import Net, Network, NetworkConfig, near_uniform, within_word
 
 
 class TransformerConfig(NetworkConfig):
@@ -32,14 +32,14 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.embedding, 3 * config.embedding)
         self.proj = nn.Linear(config.embedding, config.embedding)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = (
             t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=2)
         )
         dropout = self.dropout if self.training else 0.0
-        # (B, heads, T, C / heads)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        # (B, heads, T, C / heads); causal, or within each word of a packed row (mask: (B, 1, T, T))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=mask is None)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
@@ -55,8 +55,8 @@ class Block(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.ln1(x)))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x), mask))
         return x + self.drop(self.mlp(self.ln2(x)))
 
 
@@ -66,15 +66,19 @@ class TransformerNet(Net):
         self.wte = nn.Embedding(vocab_size, config.embedding)
         self.wpe = nn.Embedding(context_length, config.embedding)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.Sequential(*(Block(config) for _ in range(config.layers)))
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.ln = nn.LayerNorm(config.embedding)
         self.head = nn.Linear(config.embedding, vocab_size, bias=False)
         near_uniform(self.head)  # the rest keeps PyTorch's initialisation
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        mask = None if positions is None else within_word(positions).unsqueeze(1)  # (B, 1, T, T)
+        if positions is None:
+            positions = torch.arange(tokens.shape[1], device=tokens.device)
         x = self.drop(self.wte(tokens) + self.wpe(positions))  # (B, T, C)
-        return self.head(self.ln(self.blocks(x)))  # (B, T, V)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.head(self.ln(x))  # (B, T, V)
 
 
 class Transformer(Network):
