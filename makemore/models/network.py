@@ -91,8 +91,8 @@ class Net(nn.Module):
 
 
 def within_word(positions: torch.Tensor) -> torch.Tensor:
-    """(B, T) positions of tokens in their words -> (B, T, T): True where the token of row t may be read at
-    position t, its own and those before it back to its word's start (a causal mask within each word)."""
+    """(B, T) positions of tokens in their words -> (B, T, T): [b, t, s] is True where position t may read the
+    token at s, that is t itself and the tokens before it back to its word's start (causal within each word)."""
     columns = torch.arange(positions.shape[1], device=positions.device)
     back = columns[:, None] - columns[None, :]  # (T, T): how far the key is before the query
     return (back >= 0) & (back <= positions[:, :, None])  # (B, T, T)
