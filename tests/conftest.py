@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,12 @@ from filelock import FileLock
 # OpenMP. Two workers, each with torch and the stages it starts, share 2 cores; spinning threads steal them, and a
 # stage of small steps ran 8 times slower. (A lone training run is faster with spinning: only the tests set it.)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# Ctrl-C reaches the stages that the tests interrupt, even when the suite itself was started with SIGINT ignored
+# (as a shell without job control starts a command put in the background: `make test &` in a script, or nohup).
+# An ignored signal stays ignored across exec; a handled one is reset to the default there.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from helpers import BIN, Project, commit_all, copy_project, without_networks  # noqa: E402
 
