@@ -46,9 +46,8 @@ class RNNNet(Net):
         words = pack_padded_sequence(embedded, word_lengths(tokens), batch_first=True, enforce_sorted=False)
         states, _ = self.cell(words)  # (N, hidden) for the N positions of the words, packed
         logits = states._replace(data=self.head(self.drop(states.data)))  # (N, V)
-        return pad_packed_sequence(logits, batch_first=True, total_length=tokens.shape[1])[
-            0
-        ]  # (B, T, V), 0 after
+        padded, _ = pad_packed_sequence(logits, batch_first=True, total_length=tokens.shape[1])
+        return padded  # (B, T, V), 0 after each word's end
 
 
 def word_lengths(tokens: torch.Tensor) -> torch.Tensor:
