@@ -33,19 +33,14 @@ class Loop:
     """One way to train a net: its batches and its forward pass."""
 
     def __init__(self, net: torch.nn.Module, batches: Batches, batch_size: int, straightforward: bool):
-        self.net, self.batches, self.batch_size, self.straightforward = (
-            net,
-            batches,
-            batch_size,
-            straightforward,
-        )
+        self.net, self.batches, self.batch_size = net, batches, batch_size
+        self.straightforward = straightforward  # a word a row, padded; else as Network.fit draws
         self.optimizer = torch.optim.AdamW(parameter_groups(net, 0.01), lr=1e-3, fused=True)
         self.generator = torch.Generator().manual_seed(0)
 
     def logits(self, inputs: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-        if self.straightforward and hasattr(
-            self.net, "cell"
-        ):  # a recurrent cell steps through the padding too
+        recurrent = hasattr(self.net, "cell")
+        if self.straightforward and recurrent:  # the cell steps through the padding too
             states, _ = self.net.cell(self.net.wte(inputs))  # (B, T, hidden)
             return self.net.head(self.net.drop(states))  # (B, T, V)
         return self.net(inputs, positions)  # (B, T, V)
