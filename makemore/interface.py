@@ -72,7 +72,7 @@ class Model(ABC):
     def fit(cls, config: FamilyConfig, data: FitData) -> Training:
         """Fit on `data.train`; `data.val` may only be watched (a curve), never fitted.
 
-        A MakemoreError it raises starts with the param to blame, `key = value`: the stage names the model before it.
+        A ParamError it raises starts with the param to blame, `key = value`: the stage names the model before it.
         """
 
     @abstractmethod

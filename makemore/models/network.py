@@ -272,6 +272,7 @@ class Batches:
     characters: torch.Tensor  # (W,): each word's length
     stream: Positions  # the words one after another, then a row's width of IGNORED targets
     starts: torch.Tensor  # (W,): where each word starts in the stream
+    tokens: int  # predicted positions of all the words: their characters and their ends
 
     @classmethod
     def of(cls, train: Positions) -> "Batches":
@@ -282,7 +283,8 @@ class Batches:
             torch.cat([train.targets, train.targets.new_full((tail,), IGNORED)]),
             torch.cat([train.offsets, train.offsets.new_zeros(tail)]),
         )
-        return cls(inputs, targets, characters, stream, (train.offsets == 0).nonzero().squeeze(1))
+        starts = (train.offsets == 0).nonzero().squeeze(1)
+        return cls(inputs, targets, characters, stream, starts, len(train))
 
     @property
     def width(self) -> int:
@@ -296,8 +298,7 @@ class Batches:
             rows = torch.randint(len(self.inputs), (size,), generator=generator)
             width = int(self.characters[rows].max()) + 1
             return self.inputs[rows, :width].to(device), self.targets[rows, :width].to(device), None
-        tokens = size * (len(self.characters) + int(self.characters.sum())) / len(self.characters)
-        rows = max(1, round(tokens / self.width))
+        rows = max(1, round(size * self.tokens / len(self.starts) / self.width))
         first = self.starts[torch.randint(len(self.starts), (rows,), generator=generator)]
         at = first[:, None] + torch.arange(self.width)  # (B, T): a row from a word's start
         inputs, targets = self.stream.stream[at].long(), self.stream.targets[at].long()

@@ -72,9 +72,10 @@ class TransformerNet(Net):
         near_uniform(self.head)  # the rest keeps PyTorch's initialisation
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        mask = None if positions is None else within_word(positions).unsqueeze(1)  # (B, 1, T, T)
-        if positions is None:
-            positions = torch.arange(tokens.shape[1], device=tokens.device)
+        if positions is None:  # a word a row: causal attention
+            mask, positions = None, torch.arange(tokens.shape[1], device=tokens.device)
+        else:  # words one after another: attention within each
+            mask = within_word(positions).unsqueeze(1)  # (B, 1, T, T)
         x = self.drop(self.wte(tokens) + self.wpe(positions))  # (B, T, C)
         for block in self.blocks:
             x = block(x, mask)
