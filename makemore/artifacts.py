@@ -22,6 +22,7 @@ from makemore import MakemoreError
 
 # Unicode's Cc, Zl and Zp: never part of a word
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+BLOCK_BYTES = 1 << 24  # of a file of words read at once
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
 
 
@@ -64,7 +65,13 @@ def write_words(path: str | Path, words: Iterable[str]) -> None:
 
 
 def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
-    """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`).
+    """The words of `read_word_chunks`, all at once."""
+    return [word for chunk in read_word_chunks(path, max_len) for word in chunk]
+
+
+def read_word_chunks(path: str | Path, max_len: int | None = None) -> Iterator[list[str]]:
+    """The non-blank lines of a UTF-8 text file, stripped of surrounding whitespace (and so of `\\r`), a block of
+    lines at a time: the memory it takes does not grow with the file.
 
     A word longer than `max_len` characters is dropped, with a warning on stderr that says how many were.
     A control character inside a word (a tab, an escape, a NUL, ...) is refused: it is the sign of a file
@@ -76,56 +83,72 @@ def read_words(path: str | Path, max_len: int | None = None) -> list[str]:
     # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
     if path.exists() and not path.is_file():
         raise MakemoreError(f"{path}: not a regular file (a file of words, one per line)")
-    words, too_long = [], []
+    too_long, first_too_long, words, lineno = 0, 0, 0, 0
     try:
-        for lineno, word in _fast_lines(path) or _checked_lines(path, max_len):
-            if word is None or (max_len is not None and len(word) > max_len):
-                too_long.append(lineno)
-            elif word:
-                words.append(word)
+        with path.open("rb") as f:
+            for block in _line_blocks(f, max_len):
+                lines = _fast_lines(block, lineno) or _checked_lines(path, block, lineno)
+                if max_len is not None and (
+                    long := [at for at, word in enumerate(lines) if len(word) > max_len]
+                ):
+                    too_long, first_too_long = too_long + len(long), first_too_long or lineno + long[0] + 1
+                chunk = [word for word in lines if word and (max_len is None or len(word) <= max_len)]
+                lineno += block.count(b"\n")
+                words += len(chunk)
+                yield chunk
     except OSError as e:
         raise MakemoreError(f"{path}: {e.strerror.lower() if e.strerror else e}") from None
     if too_long:
         print(
-            f"warning: {path}: dropped {len(too_long)} word(s) longer than data.max_len = {max_len} characters "
-            f"(the first at line {too_long[0]})",
+            f"warning: {path}: dropped {too_long} word(s) longer than data.max_len = {max_len} characters "
+            f"(the first at line {first_too_long})",
             file=sys.stderr,
         )
     if not words:
         raise MakemoreError(
             f"{path}: no words (the file is empty, or has only blank lines or words that are too long)"
         )
-    return words
 
 
-def _fast_lines(path: Path) -> Iterator[tuple[int, str]] | None:
-    """The stripped lines of a regular file decoded at once, the common case at C speed; None when the file
-    has something to report (bad UTF-8, a control character other than line ends), or is no regular file."""
-    if not path.is_file():
-        return None
+def _line_blocks(f: io.BufferedReader, max_len: int | None) -> Iterator[bytes]:
+    """The file in blocks of about BLOCK_BYTES of whole lines. A line too long to hold a word of `max_len` characters
+    is never held whole: a stand-in of max_len + 1 characters takes its place, and the rest of it is skipped."""
+    limit = (
+        None if max_len is None else 4 * max_len + 1024
+    )  # bytes: at most 4 a character, and room for spaces
+    carry, skipping = b"", False
+    while block := f.read(BLOCK_BYTES):
+        if skipping:  # the rest of a long line, up to its end
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, skipping = block[end + 1 :], False
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        lines, carry = data[:cut], data[cut:]
+        if limit is not None and len(carry) > limit:
+            lines, carry, skipping = lines + b"x" * (max_len + 1) + b"\n", b"", True
+        if lines:
+            yield lines
+    if carry:
+        yield carry
+
+
+def _fast_lines(block: bytes, lineno: int) -> list[str] | None:
+    """The stripped lines of a block decoded at once, the common case at C speed; None when the block has something
+    to report (bad UTF-8, a control character other than line ends)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = block.decode("utf-8-sig" if lineno == 0 else "utf-8")
     except UnicodeDecodeError:
         return None
     if CONTROL_OR_LONE_CR.search(text):
         return None
-    return enumerate((line.strip() for line in text.split("\n")), start=1)
+    return [line.strip() for line in text.split("\n")]
 
 
-def _checked_lines(path: Path, max_len: int | None) -> Iterator[tuple[int, str | None]]:
-    """Line by line, each decoded and checked, so an error names its line; a line too long to hold a word of
-    `max_len` characters is skipped unread (its word is None), so a huge one is never held in memory whole."""
-    limit = -1 if max_len is None else 4 * max_len + 1024  # bytes: at most 4 a character, and room for spaces
-    with path.open("rb") as f:
-        lineno = 0
-        while line := f.readline(limit):
-            lineno += 1
-            if len(line) == limit and not line.endswith(b"\n"):
-                while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
-                    pass
-                yield lineno, None
-            else:
-                yield lineno, _decode_line(path, lineno, line)
+def _checked_lines(path: Path, block: bytes, lineno: int) -> list[str]:
+    """The stripped lines of a block, line by line, each decoded and checked, so that an error names its line."""
+    return [_decode_line(path, lineno + at, line) for at, line in enumerate(block.split(b"\n"), start=1)]
 
 
 def control_character(text: str, start: int = 0, end: int | None = None) -> str | None:

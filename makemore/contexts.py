@@ -38,6 +38,13 @@ class Positions:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def share(self, index: int, parts: int) -> "Positions":
+        """The positions of the `index`-th of `parts` consecutive shares of the words, as even as whole words allow."""
+        starts = (self.offsets == 0).nonzero().squeeze(1).tolist() + [len(self)]
+        words = len(starts) - 1
+        begin, end = starts[words * index // parts], starts[words * (index + 1) // parts]
+        return Positions(self.stream[begin : end + 1], self.targets[begin:end], self.offsets[begin:end])
+
     def token_back(self, distance: int, at: torch.Tensor | None = None) -> torch.Tensor:
         """The token `distance` places before each position (or those `at`): the boundary once that is before its word."""
         if at is None:  # every position: a shifted view of the stream, no gather

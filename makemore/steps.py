@@ -31,8 +31,10 @@ def progress(
     total: int | None = None,
     unit: str = "it",
     initial: int = 0,
+    shown: bool = True,
 ) -> tqdm:
-    """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal.
+    """A progress bar on stderr (count, time elapsed and left), drawn only when stderr is a terminal and it is
+    `shown` (not in the processes of a distributed run but the first).
 
     Drawn from the first update after half a second, not when it is made: a short stage shows none, and a
     Ctrl-C cannot land between the first drawing and the `with` that closes the bar on the way out.
@@ -45,7 +47,7 @@ def progress(
         bar_format=PROGRESS,
         mininterval=1.0,
         delay=0.5,
-        disable=None,
+        disable=None if shown else True,
         initial=initial,
     )
 
@@ -101,19 +103,21 @@ class Steps:
     A family's message for a divergence names the param to blame (`lr = 0.1 is too large: ...`).
     """
 
-    def __init__(self, total: int, diverged: Callable[[float, int], str], start: int = 0):
-        self.total, self.diverged, self.start = total, diverged, start
+    def __init__(self, total: int, diverged: Callable[[float, int], str], start: int = 0, shown: bool = True):
+        self.total, self.diverged, self.start, self.shown = total, diverged, start, shown
         self.step = start
         self.bar: tqdm | None = None
 
     def __iter__(self) -> Iterator[int]:
         forecast = Forecast(self.total, initial=self.start)
-        with progress(desc="train", total=self.total, unit="step", initial=self.start) as self.bar:
+        bar = progress(desc="train", total=self.total, unit="step", initial=self.start, shown=self.shown)
+        with bar as self.bar:
             for step in range(self.start, self.total + 1):
                 self.step = step
                 yield step
                 self.bar.update()
-                forecast.done(step + 1)
+                if self.shown:
+                    forecast.done(step + 1)
 
     def check(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):

@@ -1,6 +1,9 @@
 """Fit one model of the ladder on the train split (val only watched); log its curve and summary with DVCLive.
 
 python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
+
+An instance with `processes` or `nodes` above 1 is trained by that many processes (makemore/distributed.py),
+started here; rank 0 writes the outputs.
 """
 
 import time
@@ -12,7 +15,8 @@ import makemore
 from makemore import MakemoreError, ParamError
 from makemore.artifacts import Checkpoint, instance_argument, read_words, run_stage, write_json
 from makemore.contexts import Positions
-from makemore.interface import FitData
+from makemore.distributed import is_worker, launch, process_group, processes_per_node
+from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
 from makemore.steps import training_device
@@ -24,6 +28,15 @@ INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", 
 def main() -> None:
     name = instance_argument()
     config = instance_config(name)
+    if not is_worker() and getattr(config, "nodes", 1) * processes_per_node(config) > 1:
+        launch(config, "stages.train", name)
+        return
+    with process_group(config, name) as ranks:
+        train_instance(name, config, ranks.main)
+
+
+def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
+    """Fit the instance `name`; write its model and metrics if `writes` (the one process of a run, or rank 0)."""
     max_len = load_params().data.max_len
     vocab = load_vocab()
     train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
@@ -39,6 +52,8 @@ def main() -> None:
     except ParamError as e:  # its message starts with the param it blames: name its model too
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
+    if not writes:
+        return
     save_model(model_file(name), training.model, name)
     # dvc.yaml declares its files
     with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:

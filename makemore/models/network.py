@@ -5,6 +5,9 @@ prediction at position t may read tokens 0..t only. Training is minibatch AdamW 
 and a cosine decay, seeded, on random batches of train words; every `eval_every` steps the exact val
 NLL (scoring.py's, the same as the count models') is measured and the best weights kept.
 
+Several processes may train one net (makemore/distributed.py): each draws the same batch and runs its share
+of the rows, their gradients averaged, so that the steps are those of one process with the whole batch.
+
 No compute goes to padding. A batch is packed: rows of whole train words one after another, each token
 given its position in its word, so that a net reads each word as if it were alone. A net whose state runs
 along its row (the recurrent one) takes a word a row instead, and skips the padding itself.
@@ -16,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +29,7 @@ from torch import nn
 from makemore import MakemoreError, ParamError
 from makemore.artifacts import Checkpoint
 from makemore.contexts import Positions, from_word_start, padded_words
+from makemore.distributed import Ranks, ranks
 from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.params import Seed
 from makemore.scoring import total_log_likelihood
@@ -49,6 +53,10 @@ class NetworkConfig(FamilyConfig):
     eval_every: StrictInt = Field(100, ge=1)  # steps between exact val NLLs; the best weights are kept
     seed: Seed = 2147483647  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
+    # data-parallel training, each process a share of every batch (makemore/distributed.py): processes on each
+    # machine (auto: one per GPU), and machines
+    processes: Annotated[StrictInt, Field(ge=1, le=1024)] | Literal["auto"] = 1
+    nodes: StrictInt = Field(1, ge=1, le=1024)
 
     @model_validator(mode="after")
     def schedule_fits(self) -> "NetworkConfig":
@@ -232,7 +240,7 @@ class Network(Model):
         check_memory(cls.Net, config, data.vocab.size, context_length, batches.width, device)
         torch.manual_seed(config.seed)
         model = cls(config, data.vocab, cls.Net(config, data.vocab.size, context_length).to(device))
-        run = Run.start(config, model.net, data.checkpoint)
+        run = Run.start(config, model.net, data.checkpoint, ranks())
         run.train(config, model, batches, data.val, data.checkpoint)
         if run.best["step"] == 0:
             raise ParamError(
@@ -313,17 +321,23 @@ class Run:
 
     net: Net
     optimizer: torch.optim.Optimizer
-    batches: torch.Generator
+    batches: torch.Generator  # the same on every rank: each draws the whole batch and takes its share
+    ranks: Ranks  # the processes training the net together, or one
+    trained: nn.Module  # the net, or with several processes its DistributedDataParallel wrapper
     step: int = 0  # the step to start from (a checkpoint's, set when one is saved)
     curve: list[dict[str, float]] = field(default_factory=list)
     best: dict = field(default_factory=lambda: {"val": math.inf})  # val NLL, step and weights of the best
     seconds: list[float] = field(default_factory=list)  # wall time of each curve row since the run began
 
     @classmethod
-    def start(cls, config: NetworkConfig, net: Net, checkpoint: Checkpoint | None) -> "Run":
+    def start(cls, config: NetworkConfig, net: Net, checkpoint: Checkpoint | None, ranks: Ranks) -> "Run":
         decayed = parameter_groups(net, config.weight_decay)
         optimizer = torch.optim.AdamW(decayed, lr=config.lr, betas=(0.9, 0.99), fused=True)
-        run = cls(net, optimizer, torch.Generator().manual_seed(config.seed))
+        trained = net
+        if ranks.world > 1:
+            torch.manual_seed(config.seed + ranks.rank)  # each rank its own dropout; the weights are rank 0's
+            trained = nn.parallel.DistributedDataParallel(net)
+        run = cls(net, optimizer, torch.Generator().manual_seed(config.seed), ranks, trained)
         if checkpoint and (saved := checkpoint.load()):
             run.resume(saved)
         return run
@@ -341,22 +355,38 @@ class Run:
         device = next(self.net.parameters()).device
         started = time.perf_counter() - (self.seconds[-1] if self.seconds else 0.0)
         train_sum, train_tokens = 0.0, 0
-        steps = Steps(config.steps, too_large_lr(config.lr), start=self.step)
+        val_share = val.share(self.ranks.rank, self.ranks.world)
+        steps = Steps(config.steps, too_large_lr(config.lr), start=self.step, shown=self.ranks.main)
         for step in steps:
             inputs, targets, positions = batches.draw(
                 config.batch_size, self.batches, device, self.net.reads_packed_rows
             )
-            logits = self.net.train()(inputs, positions)  # (B, T, V)
-            loss = F.cross_entropy(
-                logits.view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED
+            tokens = int((targets != IGNORED).sum())  # of the whole batch
+            mine = self.ranks.share(len(inputs))
+            logits = self.trained.train()(inputs[mine], None if positions is None else positions[mine])
+            # the mean over the whole batch of this rank's share, times the ranks: their gradients' mean is the
+            # whole batch's, as with one process
+            token_losses = F.cross_entropy(
+                logits.view(-1, logits.shape[-1]),
+                targets[mine].reshape(-1),
+                ignore_index=IGNORED,
+                reduction="sum",
             )
-            steps.check(loss)
-            tokens = int((targets != IGNORED).sum())
-            train_sum, train_tokens = train_sum + loss.item() * tokens, train_tokens + tokens
+            loss = token_losses / tokens * self.ranks.world
+            batch_loss = self.ranks.sum(loss.detach().clone()) / self.ranks.world
+            steps.check(batch_loss)
+            train_sum, train_tokens = train_sum + batch_loss.item() * tokens, train_tokens + tokens
             measured = step % config.eval_every == 0 or step == config.steps
             if measured:  # train: the mean batch loss since the last row
                 steps.show(
-                    self.measure(step, model, val, train_sum / train_tokens, time.perf_counter() - started)
+                    self.measure(
+                        step,
+                        model,
+                        val_share,
+                        len(val),
+                        train_sum / train_tokens,
+                        time.perf_counter() - started,
+                    )
                 )
                 train_sum, train_tokens = 0.0, 0
             if step == config.steps:
@@ -364,10 +394,22 @@ class Run:
             self.update(loss, learning_rate(config, step))
             if checkpoint and measured:  # no train loss is summed since the row
                 self.step = step + 1
-                checkpoint.save(self.snapshot())
+                snapshot = self.snapshot()
+                if self.ranks.main:
+                    checkpoint.save(snapshot)
 
-    def measure(self, step: int, model: Network, val: Positions, train_nll: float, seconds: float) -> dict:
-        val_nll = -total_log_likelihood(model.in_eval_mode(), val)[0] / len(val)
+    def measure(
+        self,
+        step: int,
+        model: Network,
+        val_share: Positions,
+        val_tokens: int,
+        train_nll: float,
+        seconds: float,
+    ) -> dict:
+        """Measure the val NLL, each rank on its share of the words, and keep the best weights."""
+        log_likelihood = total_log_likelihood(model.in_eval_mode(), val_share)[0] if len(val_share) else 0.0
+        val_nll = -self.ranks.sum(torch.tensor(log_likelihood, dtype=torch.float64)).item() / val_tokens
         self.curve.append({"step": step, "train": train_nll, "val": val_nll})
         self.seconds.append(seconds)
         if step == 0 or val_nll < self.best["val"]:
@@ -383,7 +425,10 @@ class Run:
         self.optimizer.step()
 
     def snapshot(self) -> dict:
+        """The run's state, the same on every rank but for dropout's random state: rank 0's, with every rank's."""
         random = {"batches": self.batches.get_state(), "torch": torch.get_rng_state()}
+        if self.ranks.world > 1:
+            random["ranks"] = self.ranks.gather(torch.get_rng_state())
         if torch.cuda.is_available():
             random["cuda"] = torch.cuda.get_rng_state_all()
         states = {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "random": random}
@@ -393,7 +438,11 @@ class Run:
         self.net.load_state_dict(saved["net"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.batches.set_state(saved["random"]["batches"])
-        torch.set_rng_state(saved["random"]["torch"])
+        random = saved["random"]
+        # a copy of the rank's row: torch.set_rng_state of a view into the stacked states crashes
+        torch.set_rng_state(
+            random["ranks"][self.ranks.rank].clone() if self.ranks.world > 1 else random["torch"]
+        )
         if "cuda" in saved["random"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["random"]["cuda"])
         self.step, self.curve, self.best, self.seconds = (

@@ -1,0 +1,138 @@
+"""Data-parallel training: a net trained by two real processes (gloo, torch's elastic launcher) against the same net
+trained by one, and what happens when one of the two dies."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from helpers import ROOT, default_words, set_params, stage_in_process
+
+from makemore.artifacts import write_text
+from makemore.contexts import Positions
+from makemore.vocab import Vocabulary
+
+TINY = {
+    "gru": {"family": "rnn", "cell": "gru", "embedding": 8, "hidden": 16, "layers": 1, "dropout": 0.0},
+    # packed rows, split between the processes
+    "transformer": {"family": "transformer", "layers": 1, "heads": 2, "embedding": 16, "dropout": 0.0},
+}
+# every step a row of the curve, and a checkpoint
+TRAINING = {"steps": 100, "batch_size": 32, "lr": 0.01, "warmup": 5, "eval_every": 1, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A folder where the train stage runs: its params, the prepared default words (1,500 of them) and the stages."""
+    path = tmp_path_factory.mktemp("distributed")
+    shutil.copy(ROOT / "params.yaml", path / "params.yaml")
+    models = {f"{family}_{processes}": TINY[family] | TRAINING for family in TINY for processes in (1, 2)}
+    set_params(path, models={name: config | {"processes": int(name[-1])} for name, config in models.items()})
+    write_text(path / "data/names.txt", "".join(f"{word}\n" for word in default_words()[:1500]))
+    (path / "stages").symlink_to(ROOT / "stages")  # the launcher starts `python -m stages.train NAME` here
+    assert stage_in_process(path, "prepare").returncode == 0
+    return path
+
+
+def train(folder: Path, name: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stages.train", name], cwd=folder, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_by_two(folder) -> Path:
+    """The folder, with each tiny net trained by two processes."""
+    for family in TINY:
+        result = train(folder, f"{family}_2")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""  # no warning, no error, no line per process
+    return folder
+
+
+def curve(folder: Path, name: str, split: str) -> pd.Series:
+    logged = folder / f"metrics/train/{name}/plots/metrics/{split}/nll.tsv"
+    return pd.read_csv(logged, sep="\t").set_index("step")["nll"]
+
+
+@pytest.mark.parametrize("family", TINY)
+def test_two_processes_follow_the_loss_curve_of_one_with_the_same_global_batch(trained_by_two, family):
+    folder = trained_by_two
+    assert stage_in_process(folder, "train", f"{family}_1").returncode == 0
+    one, two = curve(folder, f"{family}_1", "train"), curve(folder, f"{family}_2", "train")
+    assert one.index.tolist() == two.index.tolist() == list(range(TRAINING["steps"] + 1))
+    # every step's mean loss over the whole batch, split between two processes or not (logged to 6 decimals)
+    assert (one - two).abs().max() <= 1e-5
+    assert (
+        abs(curve(folder, f"{family}_1", "val").iloc[-1] - curve(folder, f"{family}_2", "val").iloc[-1])
+        <= 1e-4
+    )
+
+
+def test_a_killed_process_fails_the_run_in_one_line_and_the_next_run_resumes_to_the_same_model(
+    trained_by_two, tmp_path
+):
+    run = tmp_path / "run"
+    shutil.copytree(trained_by_two, run, symlinks=True, ignore=shutil.ignore_patterns("models", "metrics"))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "stages.train", "gru_2"], cwd=run, stderr=subprocess.PIPE, text=True
+    )
+    checkpoint = run / "checkpoints/gru_2.pt"
+    deadline = time.monotonic() + 300  # a bound on the wait for the event, not a timing
+    while not checkpoint.exists() or torch.load(checkpoint, weights_only=True)["step"] < 20:
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()
+        time.sleep(0.01)
+    os.kill(rank_process(launcher.pid, rank=1), signal.SIGKILL)
+    stderr = launcher.communicate(timeout=300)[1]
+    assert launcher.returncode == 1
+    assert stderr.splitlines() == ["error: training process 1 was killed by SIGKILL: no model written"]
+    assert not (run / "data/models").exists() and not (run / "metrics").exists()
+    step = torch.load(checkpoint, weights_only=True)["step"]
+    resumed = train(run, "gru_2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from step {step} (checkpoints/gru_2.pt)" in resumed.stderr
+    assert (run / "data/models/gru_2.pt").read_bytes() == (
+        trained_by_two / "data/models/gru_2.pt"
+    ).read_bytes()
+    assert not checkpoint.exists()
+
+
+def rank_process(launcher: int, rank: int) -> int:
+    """The pid of the training process of `rank` that the launcher `launcher` started (by its RANK variable)."""
+    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
+        if f"RANK={rank}".encode() in Path(f"/proc/{child}/environ").read_bytes().split(b"\0"):
+            return int(child)
+    raise AssertionError(f"no process of rank {rank} under {launcher}")
+
+
+def test_several_machines_need_their_rendezvous(folder, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(
+        folder, run, symlinks=True, ignore=shutil.ignore_patterns("models", "checkpoints", "metrics")
+    )
+    set_params(run, models__gru_2__nodes=2)
+    result = stage_in_process(run, "train", "gru_2")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: nodes = 2: set MAKEMORE_MASTER=HOST:PORT (node 0's address) and MAKEMORE_NODE_RANK=K (0 to 1) on "
+        "each machine"
+    ]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_the_shares_of_a_split_are_its_words_each_once(parts):
+    words = default_words()[:50]
+    vocab = Vocabulary.from_words(words)
+    positions = Positions.of(vocab, words)
+    shares = [positions.share(index, parts) for index in range(parts)]
+    assert torch.equal(torch.cat([share.targets for share in shares]), positions.targets)
+    assert torch.equal(torch.cat([share.offsets for share in shares]), positions.offsets)
+    for index, share in enumerate(shares):  # whole words, as Positions.of makes them
+        mine = words[len(words) * index // parts : len(words) * (index + 1) // parts]
+        assert torch.equal(share.stream, Positions.of(vocab, mine).stream)
