@@ -24,7 +24,8 @@ from makemore.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.models.onelayer import data_loss, maximum_likelihood_nll
 from makemore.params import load_params
-from makemore.vocab import SPLITS, Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import SPLITS, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GAP = 0.01  # nats above the maximum-likelihood NLL

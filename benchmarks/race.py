@@ -25,7 +25,8 @@ from makemore.models import instance_config
 from makemore.models.transformer import Transformer, TransformerNet
 from makemore.params import load_params
 from makemore.scoring import total_log_likelihood
-from makemore.vocab import Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP_STEPS, BATCH, LR = 4000, 32, 5e-4

@@ -147,8 +147,8 @@ def f5(x: object) -> str:
     return "inf" if math.isinf(nll(x)) else f"{nll(x):.5f}"
 
 
-# A model's distinguishing params in one cell; the rest (seeds, devices, schedules) are in docs/models.md.
-QUIET = ("family", "seed", "device", "eval_every", "warmup", "min_lr")
+# A model's distinguishing params in one cell; the rest (seeds, devices, processes, schedules) are in docs/models.md.
+QUIET = ("family", "seed", "device", "processes", "nodes", "eval_every", "warmup", "min_lr")
 
 
 def defaults(root: Path, name: str) -> dict:

@@ -13,6 +13,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from makemore import MakemoreError
 # Unicode's Cc, Zl and Zp: never part of a word
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BLOCK_BYTES = 1 << 24  # of a file of words read at once
+DATABASE_MEMORY = "1GB"  # DuckDB's, beyond which it spills to disk
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
 
 
@@ -32,17 +34,20 @@ def umask() -> int:
     return mask
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+@contextmanager
+def written(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` for a writer to write to, renamed to `path` once the block ends: a reader never
+    sees a half-written file, and on an error (a full disk, a Ctrl-C) nothing is left under either name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    # mkstemp makes the file private (0600); a plain open() would respect the umask
+    os.chmod(tmp, 0o666 & ~umask())
     try:
-        # mkstemp makes the file private (0600); a plain open() would respect the umask
-        os.chmod(fd, 0o666 & ~umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
         os.replace(tmp, path)
     except OSError as e:  # a full disk: nothing is left half-written under the name
         Path(tmp).unlink(missing_ok=True)
@@ -50,6 +55,31 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:  # a Ctrl-C, perhaps after the rename
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def scratch_database(purpose: str) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821 (imported when called)
+    """A DuckDB database in a temporary folder, deleted after: it holds its tables on disk and spills to disk what
+    does not fit in DATABASE_MEMORY, so that data of any size fits. A DuckDB error (a full disk, most likely)
+    becomes one line, `PURPOSE: ERROR`."""
+    import duckdb  # only where a table may outgrow the memory: not in every stage's start
+
+    with tempfile.TemporaryDirectory(prefix="makemore-") as folder:
+        connection = duckdb.connect(
+            str(Path(folder) / "scratch.duckdb"),
+            config={"memory_limit": DATABASE_MEMORY, "temp_directory": str(Path(folder) / "spilled")},
+        )
+        try:
+            yield connection
+        except duckdb.Error as e:
+            raise MakemoreError(f"{purpose}: {str(e).splitlines()[0]}") from None
+        finally:
+            connection.close()
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with written(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -8,9 +8,12 @@ every model, whatever its context length, predicts the same tokens and its NLL p
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import torch
 
+from makemore.artifacts import read_word_chunks, read_words
 from makemore.vocab import BOUNDARY, Vocabulary
 
 
@@ -38,6 +41,14 @@ class Positions:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def whole(self) -> "Positions":
+        """A split's positions at once (`Split`): these."""
+        return self
+
+    def chunks(self) -> Iterator["Positions"]:
+        """A split's positions a block of words at a time (`Split`): these, in one block."""
+        yield self
+
     def share(self, index: int, parts: int) -> "Positions":
         """The positions of the `index`-th of `parts` consecutive shares of the words, as even as whole words allow."""
         starts = (self.offsets == 0).nonzero().squeeze(1).tolist() + [len(self)]
@@ -62,6 +73,31 @@ class Positions:
         """The last `length` tokens before the positions `at`, oldest first: the rows a model's `log_probs` takes."""
         columns = [self.token_back(distance, at) for distance in range(length, 0, -1)]
         return torch.stack(columns, dim=1) if columns else torch.zeros(len(at), 0, dtype=torch.long)
+
+
+class Split(Protocol):
+    """A split's positions, held in memory (Positions) or read from its file (SplitFile): a family that can count a
+    block of words at a time takes `chunks()`, and never holds a split larger than the memory."""
+
+    def whole(self) -> Positions: ...
+
+    def chunks(self) -> Iterator[Positions]: ...
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    """A split's words in their file (a word a line), read as positions at once or a block at a time."""
+
+    vocab: Vocabulary
+    path: Path
+
+    def whole(self) -> Positions:
+        return Positions.of(self.vocab, read_words(self.path))
+
+    def chunks(self) -> Iterator[Positions]:
+        for words in read_word_chunks(self.path):
+            if words:  # a block may have only blank lines
+                yield Positions.of(self.vocab, words)
 
 
 def numbered(keys: torch.Tensor, bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -5,19 +5,19 @@ import math
 
 import torch
 
-from makemore.contexts import Positions
+from makemore.contexts import Split
 from makemore.interface import Model
-from makemore.scoring import total_log_likelihood
+from makemore.scoring import split_log_likelihood
 
 
-def score(model: Model, positions: Positions) -> dict[str, float | int | str]:
+def score(model: Model, split: Split) -> dict[str, float | int | str]:
     """NLL per token, perplexity and token counts as JSON metrics; an infinite NLL is written as the string "inf"."""
-    log_likelihood, zeros = total_log_likelihood(model, positions)
-    nll = -log_likelihood / len(positions)
+    log_likelihood, zeros, positions = split_log_likelihood(model, split)
+    nll = -log_likelihood / positions
     return {
         "nll": round(nll, 6) if math.isfinite(nll) else "inf",
         "perplexity": round(math.exp(nll), 4) if math.isfinite(nll) else "inf",
-        "tokens": len(positions),
+        "tokens": positions,
         "zero_probability_tokens": zeros,
     }
 

@@ -7,7 +7,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from makemore.artifacts import Checkpoint
-from makemore.contexts import Positions
+from makemore.contexts import Split
 from makemore.vocab import Vocabulary
 
 
@@ -23,8 +23,8 @@ class FitData:
     """What a family fits from."""
 
     vocab: Vocabulary
-    train: Positions  # the positions fitted
-    val: Positions  # watched only: a curve, the choice of the best weights
+    train: Split  # the positions fitted: held in memory, or read from the split's file a block at a time
+    val: Split  # watched only: a curve, the choice of the best weights
     max_len: int  # the longest word any split or caller may give (data.max_len): a whole-word model reads that many
     # where a family that trains for long keeps its state, and resumes from
     checkpoint: Checkpoint | None = None

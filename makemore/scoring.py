@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from makemore.contexts import Positions, combined, distinct_contexts, numbered
+from makemore.contexts import Positions, Split, combined, distinct_contexts, numbered
 from makemore.interface import Model
 
 # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
@@ -39,3 +39,12 @@ def total_log_likelihood(model: Model, positions: Positions) -> tuple[float, int
         total += (counts * log_p).sum().item()
         zeros += int(counts[log_p == -math.inf].sum())
     return total, zeros
+
+
+def split_log_likelihood(model: Model, split: Split) -> tuple[float, int, int]:
+    """total_log_likelihood of a split a block of words at a time, and how many positions it has."""
+    total, zeros, positions = 0.0, 0, 0
+    for block in split.chunks():
+        block_total, block_zeros = total_log_likelihood(model, block)
+        total, zeros, positions = total + block_total, zeros + block_zeros, positions + len(block)
+    return total, zeros, positions

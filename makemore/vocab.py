@@ -1,11 +1,9 @@
-"""The vocabulary of characters, the encoding of words as indices, and the train/val/test split."""
+"""The vocabulary of characters, and the encoding of words as indices."""
 
 import json
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 
@@ -41,7 +39,11 @@ class Vocabulary:
 
     @classmethod
     def from_words(cls, words: Sequence[str]) -> "Vocabulary":
-        chars = tuple(sorted(set("".join(words))))
+        return cls.from_chars(set("".join(words)))
+
+    @classmethod
+    def from_chars(cls, chars: Iterable[str]) -> "Vocabulary":
+        chars = tuple(sorted(set(chars)))
         # "." as in the lecture; a longer label when "." is itself data, as no single character can equal it.
         return cls(chars, boundary="." if "." not in chars else "<.>")
 
@@ -85,31 +87,6 @@ class Vocabulary:
 
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.chars[i - 1] for i in ids)
-
-
-def split_words(
-    words: Sequence[str], fractions: dict[str, float], seed: int, duplicates: Literal["drop", "keep"] = "drop"
-) -> dict[str, list[str]]:
-    """Shuffle the distinct words with a seeded generator and cut them into consecutive parts of the given
-    fractions (summing to 1). A word is in one split only, so no held-out NLL measures a word seen in training:
-    a repeated line is kept once (`drop`) or with all its copies, in its word's split (`keep`)."""
-    copies = Counter(words)  # in the order of first occurrence: without repeats, the words as they are
-    distinct = list(copies)
-    order = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(seed)).tolist()
-    sizes = [int(len(distinct) * fraction) for fraction in fractions.values()]
-    sizes[0] += len(distinct) - sum(sizes)  # what rounding down left over goes to the first split
-    splits, start = {}, 0
-    for (name, fraction), size in zip(fractions.items(), sizes):
-        if size == 0:
-            raise MakemoreError(
-                f"split.{name} = {fraction} leaves the {name} split empty with {len(distinct)} distinct words"
-            )
-        chosen = [distinct[i] for i in order[start : start + size]]
-        splits[name] = (
-            [word for word in chosen for _ in range(copies[word])] if duplicates == "keep" else chosen
-        )
-        start += size
-    return splits
 
 
 def save_vocab(vocab: Vocabulary, path: str | Path = VOCAB_FILE) -> None:

@@ -3,8 +3,10 @@
 python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
 """
 
-from makemore.artifacts import instance_argument, read_words, run_stage, write_json
-from makemore.contexts import Positions
+from pathlib import Path
+
+from makemore.artifacts import instance_argument, run_stage, write_json
+from makemore.contexts import SplitFile
 from makemore.evaluate import score
 from makemore.models import load_instance
 from makemore.vocab import SPLITS, load_vocab
@@ -14,9 +16,7 @@ def main() -> None:
     name = instance_argument()
     vocab = load_vocab()
     model = load_instance(name, vocab)
-    metrics = {
-        split: score(model, Positions.of(vocab, read_words(f"data/prepared/{split}.txt"))) for split in SPLITS
-    }
+    metrics = {split: score(model, SplitFile(vocab, Path(f"data/prepared/{split}.txt"))) for split in SPLITS}
     write_json(f"metrics/evaluate/{name}.json", metrics)
 
 

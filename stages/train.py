@@ -13,8 +13,8 @@ from dvclive import Live
 
 import makemore
 from makemore import MakemoreError, ParamError
-from makemore.artifacts import Checkpoint, instance_argument, read_words, run_stage, write_json
-from makemore.contexts import Positions
+from makemore.artifacts import Checkpoint, instance_argument, run_stage, write_json
+from makemore.contexts import SplitFile
 from makemore.distributed import is_worker, launch, process_group, processes_per_node
 from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config, model_file, save_model
@@ -39,7 +39,7 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     """Fit the instance `name`; write its model and metrics if `writes` (the one process of a run, or rank 0)."""
     max_len = load_params().data.max_len
     vocab = load_vocab()
-    train, val = (Positions.of(vocab, read_words(f"data/prepared/{split}.txt")) for split in ("train", "val"))
+    train, val = (SplitFile(vocab, Path(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
     code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
     device = str(training_device(config))  # a checkpoint is one device's

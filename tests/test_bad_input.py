@@ -23,7 +23,8 @@ import torch
 import yaml
 from helpers import ROOT, default_words, set_params, stage_in_process
 
-from makemore import MakemoreError
+from makemore import MakemoreError, artifacts
+from makemore.artifacts import read_words
 from makemore.models import checksum, instance_config
 from makemore.params import MAX_SEED, load_params
 
@@ -678,3 +679,22 @@ def test_long_training_shows_progress_on_a_terminal(workdir):
         r"train: [\d.]+[kM]?/1000000000 steps, train NLL \d\.\d{4}, val NLL \d\.\d{4} \[.* elapsed, .* left\]",
         drawn[0],
     ), drawn
+
+
+def test_a_file_read_in_small_blocks_gives_the_same_words_warnings_and_errors(tmp_path, monkeypatch, capfd):
+    lines = ["\ufeffemma", " ava\r", "", "x" * 5000, "mia", "zoë", "y" * 51, *default_words()[:300]]
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no line end at the end
+    whole = read_words(path, max_len=50)
+    warning = capfd.readouterr().err
+    assert (
+        warning
+        == f"warning: {path}: dropped 2 word(s) longer than data.max_len = 50 characters (the first at line 4)\n"
+    )
+    assert whole == ["emma", "ava", "mia", "zoë", *default_words()[:300]]
+    monkeypatch.setattr(artifacts, "BLOCK_BYTES", 7)  # lines cut across blocks, the long one never held whole
+    assert read_words(path, max_len=50) == whole
+    assert capfd.readouterr().err == warning
+    path.write_bytes(path.read_bytes() + b"\nzo\xeb\n")
+    with pytest.raises(MakemoreError, match=rf"^{re.escape(str(path))}:{len(lines) + 1}: not valid UTF-8"):
+        read_words(path, max_len=50)

@@ -50,13 +50,14 @@ class Unigram(Model):
 
     @classmethod
     def fit(cls, config: UnigramConfig, data: FitData) -> Training:
-        counts = torch.bincount(data.train.targets.long(), minlength=data.vocab.size).double() + config.k
+        train, val = data.train.whole(), data.val.whole()  # the splits' positions, held in memory
+        counts = torch.bincount(train.targets.long(), minlength=data.vocab.size).double() + config.k
         log_p = (counts / counts.sum()).log().float()
 
         def nll(positions: Positions) -> float:
             return -log_p[positions.targets.long()].double().mean().item()
 
-        return Training(cls(config, data.vocab, log_p), [{"step": 0, "train": nll(data.train), "val": nll(data.val)}])
+        return Training(cls(config, data.vocab, log_p), [{"step": 0, "train": nll(train), "val": nll(val)}])
 '''
 
 

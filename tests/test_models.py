@@ -6,14 +6,16 @@ import yaml
 from helpers import ROOT, additive_nll, default_words
 from kneser_ney_reference import B, KneserNey
 
-from makemore.contexts import Positions
+from makemore import artifacts
+from makemore.contexts import Positions, SplitFile
 from makemore.evaluate import score
 from makemore.interface import FitData
 from makemore.models import FAMILIES, load_model, save_model
 from makemore.models.ngram import NGramConfig
 from makemore.models.onelayer import OneLayerConfig, data_loss
 from makemore.sampling import generate
-from makemore.vocab import Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import Vocabulary
 
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 MAX_LEN = DEFAULT_PARAMS["data"]["max_len"]
@@ -252,3 +254,28 @@ def test_a_context_the_net_never_saw_gets_the_uniform_distribution():
     assert torch.allclose(
         probs_of(model, never), torch.full((len(never), vocab.size), 1 / vocab.size, dtype=torch.float64)
     )
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "additive"])
+def test_counts_merged_from_blocks_of_a_split_file_give_the_model_of_one_block(
+    splits, tmp_path, monkeypatch, smoothing
+):
+    vocab, split = splits
+    config = NGramConfig(
+        family="ngram", order=4, smoothing=smoothing, **({"k": 0.5} if smoothing == "additive" else {})
+    )
+    whole = fit(config, vocab, split["train"], split["val"])
+    for name in ("train", "val"):
+        (tmp_path / f"{name}.txt").write_text("".join(f"{word}\n" for word in split[name]), encoding="utf-8")
+    monkeypatch.setattr(artifacts, "BLOCK_BYTES", 20_000)  # 9 blocks, merged by DuckDB
+    files = FitData(
+        vocab, SplitFile(vocab, tmp_path / "train.txt"), SplitFile(vocab, tmp_path / "val.txt"), MAX_LEN
+    )
+    assert len(list(files.train.chunks())) > 1
+    merged = FAMILIES["ngram"].fit(config, files)
+    tensors, expected = merged.model.tensors(), whole.model.tensors()
+    assert tensors.keys() == expected.keys() and all(torch.equal(tensors[k], expected[k]) for k in expected)
+    assert merged.curve[0]["train"] == pytest.approx(whole.curve[0]["train"], abs=1e-12)
+    assert merged.curve[0]["val"] == pytest.approx(
+        whole.curve[0]["val"], abs=1e-12
+    )  # summed a block at a time

@@ -1,5 +1,7 @@
 """The vocabulary, the encoding of words, the split, and the contexts of each predicted position."""
 
+import hashlib
+
 import pytest
 import torch
 from helpers import default_words
@@ -7,7 +9,8 @@ from helpers import default_words
 from makemore import MakemoreError
 from makemore.bigram import count_bigrams, row_normalised
 from makemore.contexts import ContextIndex, Positions, distinct_contexts, numbered
-from makemore.vocab import Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import Vocabulary
 
 
 def bigrams(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,12 +85,27 @@ def test_counts_equal_a_python_loop_over_the_real_names(names):
     assert torch.allclose(probs[stoi["e"]], expected[stoi["e"]] / expected[stoi["e"]].sum())
 
 
-def test_split_is_a_seeded_partition_with_the_requested_sizes(names):
+def hashed_splits(words: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:
+    """The splits by Python's hashlib, as the docs of Splits say: the distinct words ordered by u, the top 53 bits
+    of MD5("SEED:WORD") (read little-endian, as DuckDB's md5_number) over 2^53, then by word; cut into parts of the
+    fractions, rounded down, the rest to the first."""
+    hashed = {
+        w: (int.from_bytes(hashlib.md5(f"{seed}:{w}".encode()).digest(), "little") >> 75) / 2**53
+        for w in words
+    }
+    ordered = sorted(hashed, key=lambda w: (hashed[w], w))
+    sizes = [int(len(ordered) * fraction) for fraction in fractions.values()]
+    sizes[0] += len(ordered) - sum(sizes)
+    cuts = [0, sizes[0], sizes[0] + sizes[1], len(ordered)]
+    return {name: ordered[cuts[at] : cuts[at + 1]] for at, name in enumerate(fractions)}
+
+
+def test_split_is_the_words_shuffled_by_a_seeded_hash_and_cut(names):
     fractions = {"train": 0.8, "val": 0.1, "test": 0.1}
     splits = split_words(names, fractions, seed=1)
+    assert splits == hashed_splits(names, fractions, seed=1)
     assert sorted(sum(splits.values(), [])) == sorted(names)
     assert [len(s) for s in splits.values()] == [23928, 2991, 2991]
-    assert split_words(names, fractions, seed=1) == splits
     assert split_words(names, fractions, seed=2)["val"] != splits["val"]
 
 

@@ -235,13 +235,13 @@ class Network(Model):
     @classmethod
     def fit(cls, config: NetworkConfig, data: FitData) -> Training:
         device = training_device(config)
-        batches = Batches.of(data.train)
+        batches = Batches.of(data.train.whole())
         context_length = cls.context_length_for(config, data.max_len)
         check_memory(cls.Net, config, data.vocab.size, context_length, batches.width, device)
         torch.manual_seed(config.seed)
         model = cls(config, data.vocab, cls.Net(config, data.vocab.size, context_length).to(device))
         run = Run.start(config, model.net, data.checkpoint, ranks())
-        run.train(config, model, batches, data.val, data.checkpoint)
+        run.train(config, model, batches, data.val.whole(), data.checkpoint)
         if run.best["step"] == 0:
             raise ParamError(
                 f"lr = {config.lr:g}: the val NLL never fell below the untrained net's ({run.best['val']:.4f} at "

@@ -26,11 +26,13 @@ from pydantic import Field, StrictInt, model_validator
 
 from makemore import ParamError
 from makemore.contexts import ContextIndex, combined, numbered
+from makemore.counting import NGramCounts
 from makemore.interface import FamilyConfig, FitData, Model, Training
-from makemore.scoring import total_log_likelihood
+from makemore.scoring import split_log_likelihood
 from makemore.vocab import Vocabulary
 
 MAX_ORDER = 10
+CHUNK_NGRAMS = 1 << 20  # n-grams whose probabilities are computed at once
 
 
 class NGramConfig(FamilyConfig):
@@ -78,18 +80,35 @@ class NGram(Model):
 
     @classmethod
     def fit(cls, config: NGramConfig, data: FitData) -> Training:
-        vocab, train, val = data.vocab, data.train, data.val
-        size = vocab.size
+        # the counts are freed before val is scored
+        model, summary, train_nll, optimum = cls.counted(config, data)
+        log_likelihood, _, val_positions = split_log_likelihood(model, data.val)
+        val_nll = -log_likelihood / val_positions
+        return Training(
+            model,
+            curve=[{"step": 0, "train": train_nll, "val": val_nll, "optimum": optimum}],
+            summary=summary,
+        )
+
+    @classmethod
+    def counted(cls, config: NGramConfig, data: FitData) -> tuple["NGram", dict, float, float]:
+        """The model of the train split's counts, its summary, its train NLL and that of maximum likelihood."""
+        vocab, size = data.vocab, data.vocab.size
+        # the distinct n-grams of the top order, counted a block of words at a time: each position's n-grams of the
+        # lower orders are its suffixes, so they are counted among these, each as often as the n-grams it ends
+        counted = NGramCounts.of(data.train, config.order, size)
         keys, ngrams, counts = [], [], []
-        for level_keys, ids in ContextIndex.levels(train, config.order - 1, size):
+        for level_keys, ids in ContextIndex.levels(counted, config.order - 1, size):
             if level_keys is not None:
                 keys.append(level_keys)
             contexts = len(keys[-1]) if keys else 1
-            level_ngrams, _, level_counts = numbered(
-                combined(ids, size, train.targets, contexts), contexts * size
+            level_ngrams, inverse, _ = numbered(
+                combined(ids, size, counted.targets, contexts), contexts * size
             )
             ngrams.append(level_ngrams)
-            counts.append(level_counts)
+            counts.append(
+                torch.zeros(len(level_ngrams), dtype=torch.long).index_add_(0, inverse.long(), counted.counts)
+            )
         index = ContextIndex(keys, size)
         if config.smoothing == "additive":
             top = len(ngrams) - 1
@@ -104,14 +123,14 @@ class NGram(Model):
         # optimum. The train NLL is summed over the distinct train n-grams, each seen, not over every position.
         top_counts = counts[-1].double()
         context_totals = torch.bincount(ngrams[-1] // size, weights=top_counts)[ngrams[-1] // size]
-        optimum = -(top_counts * (top_counts / context_totals).log()).sum().item() / len(train)
-        train_nll = -(top_counts * model.seen_ngram_log_probs(ngrams[-1])).sum().item() / len(train)
-        val_nll = -total_log_likelihood(model, val)[0] / len(val)
-        return Training(
-            model,
-            curve=[{"step": 0, "train": train_nll, "val": val_nll, "optimum": optimum}],
-            summary=summary,
-        )
+        optimum = -(top_counts * (top_counts / context_totals).log()).sum().item() / counted.positions
+        train_log_likelihood = 0.0
+        for at in range(0, len(top_counts), CHUNK_NGRAMS):  # a chunk at a time: each holds a tensor per level
+            chunk = slice(at, at + CHUNK_NGRAMS)
+            train_log_likelihood += (
+                (top_counts[chunk] * model.seen_ngram_log_probs(ngrams[-1][chunk])).sum().item()
+            )
+        return model, summary, -train_log_likelihood / counted.positions, optimum
 
     def seen_ngram_log_probs(self, ngrams: torch.Tensor) -> torch.Tensor:
         """log p(w | h) of n-grams of the top order whose context training saw, given as context id * V + w."""

@@ -65,7 +65,7 @@ class OneLayer(Model):
 
     @classmethod
     def fit(cls, config: OneLayerConfig, data: FitData) -> Training:
-        vocab, train, val = data.vocab, data.train, data.val
+        vocab, train, val = data.vocab, data.train.whole(), data.val.whole()
         size = vocab.size
         index, train_ids = ContextIndex.build(train, config.order - 1, size)
         contexts = index.count
