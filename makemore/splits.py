@@ -1,5 +1,5 @@
-"""The train/val/test split of a file of words of any size: each word's split from a seeded hash of the word, the
-distinct words counted and ordered by DuckDB, on disk, out of core."""
+"""The train/val/test split of a file of words of any size: the distinct words counted, shuffled by a seeded hash of
+each and cut, by DuckDB, on disk, out of core."""
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
