@@ -72,7 +72,11 @@ def scratch_database(purpose: str) -> Iterator["duckdb.DuckDBPyConnection"]:  # 
         try:
             yield connection
         except duckdb.Error as e:
-            raise MakemoreError(f"{purpose}: {str(e).splitlines()[0]}") from None
+            # its first line, which may end in a JSON object whose own message is the one to show
+            message = str(e).splitlines()[0]
+            if detail := re.search(r'"exception_message":"((?:[^"\\]|\\.)*)"', message):
+                message = json.loads(f'"{detail[1]}"')
+            raise MakemoreError(f"{purpose}: {message}") from None
         finally:
             connection.close()
 

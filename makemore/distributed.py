@@ -111,12 +111,8 @@ def join(config: object, name: str) -> None:
             f"models.{name}: started in {world} processes, but its nodes x processes is {wanted}"
         )
     local_world = int(os.environ["LOCAL_WORLD_SIZE"])
-    if torch.cuda.is_available() and getattr(config, "device", "cpu") == "auto":
-        if local_world > torch.cuda.device_count():
-            raise MakemoreError(
-                f"models.{name}.processes = {local_world}: more than this machine's {torch.cuda.device_count()} "
-                "GPUs (auto: one per GPU)"
-            )
+    check_processes(config, name, local_world)
+    if on_gpus(config):
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         dist.init_process_group("nccl")
     else:  # the machine's cores shared out, unless OMP_NUM_THREADS says otherwise
@@ -125,9 +121,24 @@ def join(config: object, name: str) -> None:
         dist.init_process_group("gloo")
 
 
-def launch(config: object, module: str, *args: str) -> None:
-    """Run `python -m module args` in nodes x processes processes with torch's elastic launcher (torchrun's), and
+def on_gpus(config: object) -> bool:
+    return torch.cuda.is_available() and getattr(config, "device", "cpu") == "auto"
+
+
+def check_processes(config: object, name: str, processes: int) -> None:
+    """Refuse more processes on a machine than it has GPUs (with `device: auto`) or cores: each needs one."""
+    have = torch.cuda.device_count() if on_gpus(config) else os.cpu_count() or 1
+    if processes > have:
+        raise MakemoreError(
+            f"models.{name}.processes = {processes}: more than this machine's {have} "
+            f"{'GPUs' if on_gpus(config) else 'cores'} (each process needs one; auto: one per GPU)"
+        )
+
+
+def launch(config: object, name: str, module: str) -> None:
+    """Run `python -m module NAME` in nodes x processes processes with torch's elastic launcher (torchrun's), and
     wait for them; a failure becomes one MakemoreError, with the message of the process that failed first."""
+    check_processes(config, name, processes_per_node(config))
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -161,7 +172,7 @@ def launch(config: object, module: str, *args: str) -> None:
             for name in logging.root.manager.loggerDict:  # its warnings and failure report: ours is one line
                 if name.startswith("torch.distributed.elastic"):
                     logging.getLogger(name).setLevel(logging.CRITICAL)
-            launcher("-m", module, *args)
+            launcher("-m", module, name)
         except SignalException:  # a Ctrl-C, which the launcher passed on to every process
             raise KeyboardInterrupt from None
         except ChildFailedError as e:

@@ -101,10 +101,10 @@ def validated(schema: type[BaseModel], raw: object, path: str | Path, loc: tuple
     except ValidationError as e:
         # A misspelt key also makes the right one missing: name the misspelling first.
         first = min(e.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        raise MakemoreError(f"{path}: {describe(first, schema, loc)}") from None
+        raise MakemoreError(f"{path}: {describe(first, schema, loc, raw)}") from None
 
 
-def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...]) -> str:
+def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...], raw: object = None) -> str:
     key = ".".join(str(part) for part in (*loc, *error["loc"]))
     if error["type"] == "extra_forbidden":
         section = schema
@@ -122,7 +122,19 @@ def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...]) -> str:
         return f"models: the name {error['input']!r} is not a plain name (letters, digits, _ and - only)"
     if error["type"] == "value_error":  # a check across keys: its message names them
         return f"{key}: {error['ctx']['error']}" if loc else str(error["ctx"]["error"])
+    key = ".".join(str(part) for part in (*loc, *in_file(raw, error["loc"])))
     return f"{key} = {error['input']!r} is invalid: {error['msg'].lower()}"
+
+
+def in_file(raw: object, parts: tuple) -> list:
+    """The parts of an error's location that are keys or indexes of the file's values: without the names pydantic
+    gives the members of a union (`processes.constrained-int` is `processes`)."""
+    kept = []
+    for part in parts:
+        if isinstance(raw, dict) and part in raw or isinstance(raw, list) and isinstance(part, int):
+            raw = raw[part] if isinstance(raw, dict) or part < len(raw) else None
+            kept.append(part)
+    return kept
 
 
 # Command-line values, checked as argparse types: the CLI's and tune's

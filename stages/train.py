@@ -29,7 +29,7 @@ def main() -> None:
     name = instance_argument()
     config = instance_config(name)
     if not is_worker() and getattr(config, "nodes", 1) * processes_per_node(config) > 1:
-        launch(config, "stages.train", name)
+        launch(config, name, "stages.train")
         return
     with process_group(config, name) as ranks:
         train_instance(name, config, ranks.main)

@@ -111,6 +111,23 @@ def test_a_full_disk_fails_in_one_line_and_leaves_no_file(workdir):
         subprocess.run(["umount", str(models)], check=True)
 
 
+def test_a_full_disk_while_prepare_splits_fails_in_one_line(workdir):
+    (workdir / "data/names.txt").write_text("".join(f"{word}\n" for word in default_words()))  # 230 KB
+    prepared = workdir / "data/prepared"
+    prepared.mkdir(parents=True)
+    mounted = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(prepared)]
+    if subprocess.run(mounted, capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        result = stage_in_process(workdir, "prepare")
+        assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("error: splitting the words: Could not write file")
+        assert result.stderr.rstrip().endswith("No space left on device")
+        assert not [p.name for p in prepared.iterdir() if p.name.endswith(".tmp")]
+    finally:
+        subprocess.run(["umount", str(prepared)], check=True)
+
+
 def test_a_missing_data_file_or_a_directory_is_named(workdir):
     set_params(workdir, data__path="data/nope.txt")
     assert_fails_with(stage_in_process(workdir, "prepare"), "data/nope.txt: no such file or directory")

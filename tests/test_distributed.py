@@ -140,3 +140,17 @@ def test_the_shares_of_a_split_are_its_words_each_once(parts):
     for index, share in enumerate(shares):  # whole words, as Positions.of makes them
         mine = words[len(words) * index // parts : len(words) * (index + 1) // parts]
         assert torch.equal(share.stream, Positions.of(vocab, mine).stream)
+
+
+def test_more_processes_than_cores_are_refused_before_any_starts(folder, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(
+        folder, run, symlinks=True, ignore=shutil.ignore_patterns("models", "checkpoints", "metrics")
+    )
+    set_params(run, models__gru_2__processes=os.cpu_count() + 1)
+    result = stage_in_process(run, "train", "gru_2")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: models.gru_2.processes = {os.cpu_count() + 1}: more than this machine's {os.cpu_count()} cores "
+        "(each process needs one; auto: one per GPU)"
+    ]
