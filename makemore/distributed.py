@@ -169,9 +169,9 @@ def launch(config: object, name: str, module: str) -> None:
         os.environ[ERRORS] = errors
         try:
             launcher = elastic_launch(launch_config, sys.executable)
-            for name in logging.root.manager.loggerDict:  # its warnings and failure report: ours is one line
-                if name.startswith("torch.distributed.elastic"):
-                    logging.getLogger(name).setLevel(logging.CRITICAL)
+            for logger in logging.root.manager.loggerDict:  # its warnings and failure report: ours is one line
+                if logger.startswith("torch.distributed.elastic"):
+                    logging.getLogger(logger).setLevel(logging.CRITICAL)
             launcher("-m", module, name)
         except SignalException:  # a Ctrl-C, which the launcher passed on to every process
             raise KeyboardInterrupt from None
