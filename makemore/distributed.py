@@ -169,7 +169,8 @@ def launch(config: object, name: str, module: str) -> None:
         os.environ[ERRORS] = errors
         try:
             launcher = elastic_launch(launch_config, sys.executable)
-            for logger in logging.root.manager.loggerDict:  # its warnings and failure report: ours is one line
+            # its warnings and failure report: ours is one line
+            for logger in logging.root.manager.loggerDict:
                 if logger.startswith("torch.distributed.elastic"):
                     logging.getLogger(logger).setLevel(logging.CRITICAL)
             launcher("-m", module, name)
