@@ -81,9 +81,8 @@ def process_group(config: object, name: str) -> Iterator[Ranks]:
     if not is_worker():
         yield Ranks()
         return
-    launched = (
-        ERRORS in os.environ
-    )  # by launch(), which reports the one line of the process that failed first
+    # by launch(), which reports the one line of the process that failed first
+    launched = ERRORS in os.environ
     if launched:  # a Ctrl-C reaches the launcher, which stops every process
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
