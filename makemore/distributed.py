@@ -71,6 +71,11 @@ def processes_per_node(config: object) -> int:
     return (torch.cuda.device_count() or 1) if processes == "auto" else processes
 
 
+def processes_in_run(config: object) -> int:
+    """How many processes train the instance: nodes x processes."""
+    return getattr(config, "nodes", 1) * processes_per_node(config)
+
+
 def is_worker() -> bool:
     return WORKER in os.environ
 
@@ -104,7 +109,7 @@ def process_group(config: object, name: str) -> Iterator[Ranks]:
 def join(config: object, name: str) -> None:
     """Join the run's process group: NCCL with a GPU each, or gloo with a share of the cores."""
     world = int(os.environ["WORLD_SIZE"])
-    wanted = getattr(config, "nodes", 1) * processes_per_node(config)
+    wanted = processes_in_run(config)
     if world != wanted:
         raise MakemoreError(
             f"models.{name}: started in {world} processes, but its nodes x processes is {wanted}"

@@ -15,7 +15,7 @@ import makemore
 from makemore import MakemoreError, ParamError
 from makemore.artifacts import Checkpoint, instance_argument, run_stage, write_json
 from makemore.contexts import SplitFile
-from makemore.distributed import is_worker, launch, process_group, processes_per_node
+from makemore.distributed import is_worker, launch, process_group, processes_in_run
 from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config, model_file, save_model
 from makemore.params import load_params
@@ -28,7 +28,7 @@ INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", 
 def main() -> None:
     name = instance_argument()
     config = instance_config(name)
-    if not is_worker() and getattr(config, "nodes", 1) * processes_per_node(config) > 1:
+    if not is_worker() and processes_in_run(config) > 1:
         launch(config, name, "stages.train")
         return
     with process_group(config, name) as ranks:
