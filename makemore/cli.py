@@ -5,27 +5,20 @@ the artifacts it reads.
 """
 
 import argparse
-import json
-import math
 import os
 import sys
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character
-from makemore.contexts import Positions
-from makemore.models import Model, load_instance
-from makemore.params import MAX_LENGTH, MAX_SEED, int_in, load_params, positive_float, positive_int
-from makemore.sampling import generate
-from makemore.vocab import VOCAB_FILE, Vocabulary, load_vocab
+from makemore.api import DEFAULT_SEED, Project, project_root
+from makemore.params import MAX_LENGTH, MAX_SEED, int_in, positive_float, positive_int
 
 
-def model_names(chosen: str | None) -> list[str]:
+def model_names(project: Project, chosen: str | None) -> list[str]:
     """The models under `models:` in params.yaml, or the one chosen if it is one of them."""
-    names = list(load_params().models)
+    names = project.names
     if chosen is not None and chosen not in names:
         raise MakemoreError(
             f"--model {chosen}: no such model in params.yaml (its models: {', '.join(names)})"
@@ -33,91 +26,40 @@ def model_names(chosen: str | None) -> list[str]:
     return [chosen] if chosen is not None else names
 
 
-def score_table(word: str, vocab: Vocabulary, models: dict[str, Model]) -> pd.DataFrame:
-    """One row per predicted token of `word` (its characters, then the end): p and log p under each model."""
-    positions = Positions.of(vocab, [word])
-    labels = vocab.labels
-    table = pd.DataFrame({"token": [labels[token] for token in positions.targets.tolist()]})
-    for name, model in models.items():
-        log_p = model.log_probs_of(
-            positions.contexts(model.context_length, torch.arange(len(positions))), positions.targets
-        ).double()
-        table[f"{name} p"] = log_p.exp().numpy()
-        table[f"{name} log p"] = log_p.numpy()  # -inf: a token the model rules out
-    return table
-
-
 def score(args: argparse.Namespace) -> None:
-    vocab = load_vocab(VOCAB_FILE)
-    models = {name: load_instance(name, vocab) for name in model_names(args.model)}
+    project = Project()
+    names = model_names(project, args.model)
+    scores = project.score(list(dict.fromkeys(args.words)), names)  # each distinct word once
     for word in args.words:
-        if problem := control_character(word):  # a "\n" would otherwise split the word in two
-            raise MakemoreError(f"cannot score {word!r}: {problem}")
-        if not word:  # the data has none: a blank line is no word
-            raise MakemoreError("cannot score '': a word has at least one character")
-        try:
-            table = score_table(word, vocab, models)
-        except MakemoreError as e:
-            raise MakemoreError(f"cannot score {word!r}: {e} ({VOCAB_FILE})") from None
-        nlls = ", ".join(f"{name} {-table[f'{name} log p'].mean():.4f}" for name in models)
+        rows = scores[scores["word"] == word]
+        table = pd.DataFrame({"token": rows["token"][rows["model"] == names[0]].to_numpy()})
+        for name in names:
+            of_model = rows[rows["model"] == name]
+            table[f"{name} p"] = of_model["p"].to_numpy()
+            table[f"{name} log p"] = of_model["log_p"].to_numpy()  # -inf: a token the model rules out
+        nlls = ", ".join(f"{name} {-table[f'{name} log p'].mean():.4f}" for name in names)
         print(f"{word}  (mean NLL per token: {nlls})")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
         print()
 
 
 def sample_words(args: argparse.Namespace) -> None:
-    vocab = load_vocab(VOCAB_FILE)
-    if args.model is None and "count" not in load_params().models:
+    project = Project()
+    if args.model is None and "count" not in project.names:
         raise MakemoreError(
             "params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)"
         )
-    (name,) = model_names(args.model or "count")
-    model = load_instance(name, vocab)
-    for ids in generate(model, args.num, args.seed, args.max_len, args.temperature, args.top_k):
-        print(vocab.decode(ids))
+    (name,) = model_names(project, args.model or "count")
+    for word in project.load(name).samples(args.num, args.seed, args.temperature, args.top_k, args.max_len):
+        print(word)
 
 
 def list_models(args: argparse.Namespace) -> None:
     """Each model's family, its params and its val NLL (from its evaluate stage), best first; a model trained with
-    other params than params.yaml's (edited since `dvc repro`) shows no NLL, as its metrics are not of these params."""
-    rows = []
-    vocab = load_vocab(VOCAB_FILE) if Path(VOCAB_FILE).is_file() else None
-    for name, params in load_params().models.items():
-        metrics = Path(f"metrics/evaluate/{name}.json")
-        try:
-            val = (
-                json.loads(metrics.read_text())["val"]["nll"]
-                if metrics.is_file()
-                else "not evaluated yet (dvc repro)"
-            )
-        except (ValueError, KeyError, TypeError):
-            raise MakemoreError(
-                f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`"
-            ) from None
-        if metrics.is_file() and vocab is not None:
-            try:
-                load_instance(name, vocab)
-            except MakemoreError as e:
-                val = f"stale: {str(e).partition(': ')[2]}"
-        settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
-        rows.append({"model": name, "family": params.get("family"), "params": settings, "val NLL": val})
-    table = pd.DataFrame(rows)
-    table = table.iloc[
-        table["val NLL"]
-        .map(lambda v: float(v) if not isinstance(v, str) or v == "inf" else math.inf)
-        .argsort(kind="stable")
-    ]
-    print(table.to_string(index=False))
-
-
-def project_root(start: Path) -> Path:
-    """The nearest folder at or above `start` that holds the pipeline (dvc.yaml and params.yaml)."""
-    for folder in (start, *start.parents):
-        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
-            return folder
-    raise MakemoreError(
-        f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder"
-    )
+    other params than params.yaml's (edited since `dvc repro`) shows why it has no NLL instead."""
+    board = Project().leaderboard()
+    val = [nll if status == "ok" else status for nll, status in zip(board["val"], board["status"])]
+    print(board[["model", "family", "params"]].assign(**{"val NLL": val}).to_string(index=False))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -150,7 +92,29 @@ def parser() -> argparse.ArgumentParser:
         "(metrics/evaluate/NAME.json), best first.",
     )
     models_command.set_defaults(run=list_models)
+    serve_command = commands.add_parser(
+        "serve",
+        help="a local page to explore the ladder: each character's probability under every model, samples, the leaderboard",
+        description="Serve a page on this machine: type words and see each character's probability under every "
+        "model (a heatmap, the models as rows), sample from any model, read the leaderboard. Nothing on it "
+        "comes from the network. Ctrl-C stops it.",
+    )
+    serve_command.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: %(default)s, this machine only)",
+    )
+    serve_command.add_argument(
+        "--port", type=int_in(0, 65535), default=8000, help="0: any free port (default: %(default)s)"
+    )
+    serve_command.set_defaults(run=serve_page)
     return main
+
+
+def serve_page(args: argparse.Namespace) -> None:
+    from makemore.serve import serve  # FastAPI and uvicorn: only this command needs them
+
+    serve(Project(), args.host, args.port)
 
 
 def add_sample_options(command: argparse.ArgumentParser) -> None:
@@ -161,7 +125,7 @@ def add_sample_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--seed",
         type=int_in(0, MAX_SEED),
-        default=2147483647,
+        default=DEFAULT_SEED,
         help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)",
     )
     command.add_argument(

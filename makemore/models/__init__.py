@@ -82,12 +82,14 @@ def load_model(path: str | Path, vocab: Vocabulary, name: str) -> Model:
     return model
 
 
-def load_instance(name: str, vocab: Vocabulary, path: str | Path = PARAMS_FILE) -> Model:
-    """The trained model of `models.NAME` in params.yaml, refused if it was trained with other params."""
-    model = load_model(model_file(name), vocab, name)
-    if (difference := config_difference(model.config, instance_config(name, path))) is not None:
+def load_instance(name: str, vocab: Vocabulary, root: Path = Path()) -> Model:
+    """The trained model of `models.NAME` in the params.yaml of the project at `root`, refused if it was trained
+    with other params."""
+    path, params = root / model_file(name), root / PARAMS_FILE
+    model = load_model(path, vocab, name)
+    if (difference := config_difference(model.config, instance_config(name, params))) is not None:
         raise MakemoreError(
-            f"{model_file(name)}: trained with other params than models.{name} in {path} ({difference}): run `dvc repro`"
+            f"{path}: trained with other params than models.{name} in {params} ({difference}): run `dvc repro`"
         )
     return model
 

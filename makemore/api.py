@@ -1,0 +1,192 @@
+"""A project's trained models from Python: what the `makemore` command prints and `makemore serve` shows.
+
+from makemore.api import Project
+
+project = Project("path/to/project")   # after `dvc repro`, or `dvc pull` of a teammate's models
+project.leaderboard()                  # a DataFrame, one row per model, best val NLL first
+project.load("kneser_ney").sample(5, seed=7, temperature=0.5, top_k=10)
+project.score(["emma"])                # p of each character (and the end) under every model
+"""
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from makemore import MakemoreError
+from makemore.artifacts import control_character
+from makemore.contexts import Positions
+from makemore.models import Model, load_instance
+from makemore.params import PARAMS_FILE, Params, load_params
+from makemore.sampling import generate
+from makemore.vocab import VOCAB_FILE, Vocabulary, load_vocab
+
+DEFAULT_SEED = 2147483647  # the lecture's, and params.yaml's sample.seed
+NOT_EVALUATED = "not evaluated yet (dvc repro)"
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds the pipeline (dvc.yaml and params.yaml)."""
+    for folder in (start, *start.absolute().parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise MakemoreError(
+        f"{start} is not inside a makemore project (no dvc.yaml and params.yaml here or above): run makemore from the project's folder"
+    )
+
+
+@dataclass(frozen=True)
+class Trained:
+    """One trained instance of a project's `models:`, ready to sample and score."""
+
+    name: str
+    model: Model
+    vocab_file: Path  # where its vocabulary came from, for the messages
+
+    def sample(
+        self,
+        num: int = 10,
+        seed: int = DEFAULT_SEED,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        max_len: int = 50,
+    ) -> list[str]:
+        """`num` new words. The same seed gives the same words, and a seed's first words are the same for any num;
+        with params.yaml's sample settings and num 1000 they are the pipeline's data/samples/NAME.txt."""
+        return list(self.samples(num, seed, temperature, top_k, max_len))
+
+    def samples(
+        self,
+        num: int = 10,
+        seed: int = DEFAULT_SEED,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        max_len: int = 50,
+    ) -> Iterator[str]:
+        """The words of `sample`, one at a time as they are drawn: for a reader that may stop early."""
+        for ids in generate(self.model, num, seed, max_len, temperature, top_k):
+            yield self.model.vocab.decode(ids)
+
+    def score(self, words: Sequence[str]) -> pd.DataFrame:
+        """One row per predicted token of each word (its characters, then the end): the word, the position, the
+        token, its probability p and log p (-inf: a token the model rules out)."""
+        vocab = self.model.vocab
+        for word in words:
+            if problem := control_character(word):  # a "\n" would otherwise split the word in two
+                raise MakemoreError(f"cannot score {word!r}: {problem}")
+            if not word:  # the data has none: a blank line is no word
+                raise MakemoreError("cannot score '': a word has at least one character")
+            try:
+                vocab.encode([word])
+            except MakemoreError as e:
+                raise MakemoreError(f"cannot score {word!r}: {e} ({self.vocab_file})") from None
+        positions = Positions.of(vocab, words)
+        contexts = positions.contexts(self.model.context_length, torch.arange(len(positions)))
+        try:
+            log_p = self.model.log_probs_of(contexts, positions.targets).double()  # (N,)
+        except MakemoreError as e:
+            raise MakemoreError(f"{self.name} cannot score these words: {e}") from None
+        word_of = [word for word in words for _ in range(len(word) + 1)]
+        return pd.DataFrame(
+            {
+                "word": word_of,
+                "position": positions.offsets.tolist(),
+                "token": [vocab.labels[token] for token in positions.targets.tolist()],
+                "p": log_p.exp().numpy(),
+                "log_p": log_p.numpy(),
+            }
+        )
+
+
+@dataclass
+class Project:
+    """A makemore project on disk: its params.yaml, its vocabulary, its trained models and their metrics.
+
+    `folder` is the project's folder or any folder below it. Nothing is loaded until it is asked for, and each
+    model is loaded (and checked against params.yaml) once.
+    """
+
+    folder: Path | str = "."
+    root: Path = field(init=False)
+    _loaded: dict[str, Trained] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = project_root(Path(self.folder))
+
+    @property
+    def params(self) -> Params:
+        return load_params(self.root / PARAMS_FILE)
+
+    @property
+    def names(self) -> list[str]:
+        """The models under `models:` in params.yaml, in its order."""
+        return list(self.params.models)
+
+    @cached_property
+    def vocab(self) -> Vocabulary:
+        return load_vocab(self.root / VOCAB_FILE)
+
+    def load(self, name: str) -> Trained:
+        """The trained model of `models.NAME`, refused in one line if it is not there, corrupt, or trained with
+        other params than params.yaml's."""
+        if name not in (names := self.names):
+            raise MakemoreError(
+                f"{name}: no such model in {self.root / PARAMS_FILE} (its models: {', '.join(names)})"
+            )
+        if name not in self._loaded:
+            self._loaded[name] = Trained(
+                name, load_instance(name, self.vocab, self.root), self.root / VOCAB_FILE
+            )
+        return self._loaded[name]
+
+    def score(self, words: Sequence[str], names: Sequence[str] | None = None) -> pd.DataFrame:
+        """`Trained.score` of the words under each model of `names` (default: every model), one above the other,
+        with the model's name in a first column."""
+        scored = [self.load(name) for name in (self.names if names is None else names)]
+        tables = [trained.score(words) for trained in scored]
+        columns = ["model", *tables[0].columns]
+        return pd.concat(
+            [table.assign(model=trained.name)[columns] for trained, table in zip(scored, tables)],
+            ignore_index=True,
+        )
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per model: its family, its params, its train, val and test NLL (metrics/evaluate/NAME.json) and
+        its status, best val first. A model not evaluated yet, or trained with other params than params.yaml's
+        (edited since `dvc repro`), has no NLLs: its metrics are not of these params, and its status says why."""
+        vocab = self.vocab if (self.root / VOCAB_FILE).is_file() else None
+        rows = []
+        for name, params in self.params.models.items():
+            status, nlls = self.evaluated(name, vocab)
+            settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
+            rows.append(
+                {"model": name, "family": params.get("family"), "params": settings, **nlls, "status": status}
+            )
+        table = pd.DataFrame(rows)
+        order = table["val"].map(lambda nll: math.inf if math.isnan(nll) else nll).argsort(kind="stable")
+        return table.iloc[order].reset_index(drop=True)
+
+    def evaluated(self, name: str, vocab: Vocabulary | None) -> tuple[str, dict[str, float]]:
+        """The status of a model's metrics ("ok", or why there are none) and its NLL on each split (NaN if none)."""
+        metrics = self.root / f"metrics/evaluate/{name}.json"
+        missing = {split: math.nan for split in ("train", "val", "test")}
+        if not metrics.is_file():
+            return NOT_EVALUATED, missing
+        try:
+            nlls = {split: float(scores["nll"]) for split, scores in json.loads(metrics.read_text()).items()}
+            nlls = {split: nlls[split] for split in missing}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MakemoreError(
+                f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`"
+            ) from None
+        if vocab is not None:
+            try:
+                self.load(name)
+            except MakemoreError as e:
+                return f"stale: {str(e).partition(': ')[2]}", missing
+        return "ok", nlls
