@@ -34,7 +34,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED, COMMANDS, TRAINED = "committed", "commands", "trained"
-MARKER = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end generated -->)", flags=re.S)
+# in Markdown, and in dvc.yaml as YAML comments
+MARKER = re.compile(
+    r"((?:<!-- |# )generated: ([\w-]+)(?: -->)?\n)(.*?)((?:<!-- |# )end generated(?: -->)?)", flags=re.S
+)
 
 
 @dataclass(frozen=True)
@@ -500,6 +503,30 @@ def samples(root: Path) -> str:
     return table(list(columns), rows)
 
 
+def artifacts(root: Path) -> str:
+    """dvc.yaml's `artifacts:`: every instance's model file as a DVC model artifact, in params.yaml's order, with its
+    family, its params and its val NLL as meta."""
+    declared = {}
+    for name, params in models(root).items():
+        val = nll(metrics(root, "evaluate", name)["val"]["nll"])
+        declared[name] = {
+            "path": f"data/models/{name}.pt",
+            "type": "model",
+            "desc": f"Character-level language model ({params['family']}) trained on "
+            f"{read_yaml(root / 'params.yaml')['data']['path']} by train@{name}",
+            "labels": ["makemore", params["family"]],
+            "meta": {
+                "family": params["family"],
+                "params": {key: v for key, v in params.items() if key != "family"},
+                "val_nll": val if math.isfinite(val) else "inf",
+            },
+        }
+    dumped = yaml.safe_dump(
+        {"artifacts": declared}, sort_keys=False, allow_unicode=True, width=120, default_flow_style=None
+    )
+    return dumped.strip("\n")
+
+
 def dag(root: Path, runner: Runner) -> str:
     status, output = runner(Command(("dvc", "dag", "--mermaid")), root)
     if status != 0:
@@ -559,6 +586,7 @@ def session(kind: str, commands: list[Command]) -> Block:
 
 BLOCKS: dict[str, Block] = {
     "leaderboard": from_files(leaderboard),
+    "artifacts": from_files(artifacts),
     "data-sizes": from_files(data_sizes),
     "params": from_files(params_table),
     "ladder-params": from_files(ladder_params),
@@ -586,7 +614,7 @@ BLOCKS: dict[str, Block] = {
 
 
 def documents(root: Path) -> list[Path]:
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")), root / "dvc.yaml"]
 
 
 def shown(root: Path) -> dict[str, tuple[Path, str]]:
