@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 # Stages call `python`: put the venv first on PATH so DVC runs them with it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test tune bench bench-scale figures names
+.PHONY: install repro test tune bench bench-scale figures names
+# The pinned stack in .venv alone: what a teammate needs before `dvc pull` (README: share the models).
+install: $(VENV)/.installed
+
 repro: $(VENV)/.installed
 	dvc repro
 
@@ -22,17 +25,20 @@ tune: $(VENV)/.installed
 	python -m makemore.tune $(ARGS)
 
 # Benchmarks (not tests: they print figures and assert nothing). bench: the lecture's code against the pipeline's,
-# `dvc repro` from scratch, and the race of the Transformer's straightforward training loop against the pipeline's.
-bench: $(VENV)/.installed
+# `dvc repro` from scratch, the race of the Transformer's straightforward training loop against the pipeline's, and the
+# page of `makemore serve` (how soon it shows, how fast it scores).
+bench: $(VENV)/.installed-test
 	python benchmarks/bench.py
 	python benchmarks/throughput.py
 	python benchmarks/race.py
+	python benchmarks/serve.py
 
 bench-scale: $(VENV)/.installed
 	python benchmarks/scale.py
 
-# Render the vega-lite plots to docs/figures/*.png for the README.
-figures: $(VENV)/.installed
+# Render the vega-lite plots to docs/figures/*.png for the README, and screenshot the page of `makemore serve`
+# (in Debian's Chromium, with the test extra's Playwright).
+figures: $(VENV)/.installed-test
 	python docs/render_figures.py
 
 # Regenerate the docs' generated blocks (results tables, console outputs, the DAG) from the committed metrics and

@@ -21,7 +21,7 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import control_character
 from makemore.contexts import Positions
-from makemore.models import Model, load_instance
+from makemore.models import Model, load_instance, load_model_file
 from makemore.params import PARAMS_FILE, Params, load_params
 from makemore.sampling import generate
 from makemore.vocab import VOCAB_FILE, Vocabulary, load_vocab
@@ -101,6 +101,13 @@ class Trained:
                 "log_p": log_p.numpy(),
             }
         )
+
+
+def load_file(path: str | Path) -> Trained:
+    """A model file on its own, outside any project (as `dvc artifacts get` fetches it): it holds its vocabulary
+    and the name of its instance."""
+    name, model = load_model_file(path)
+    return Trained(name, model, Path(path))
 
 
 @dataclass

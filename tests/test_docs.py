@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 from helpers import ROOT, call, run, stage_in_process
+from PIL import Image
 from tolerance import NLL_TOLERANCE
 
 from makemore import cli
@@ -287,3 +288,11 @@ def test_every_link_and_image_of_the_docs_resolves_and_every_figure_is_shown():
     assert figures <= shown_images, (
         f"figures no doc shows: {sorted(str(f.relative_to(ROOT)) for f in figures - shown_images)}"
     )
+
+
+def test_the_screenshot_of_the_page_shows_the_page_and_the_models_as_committed():
+    spec = importlib.util.spec_from_file_location("render_figures", ROOT / "docs" / "render_figures.py")
+    render_figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render_figures)
+    shown = Image.open(ROOT / "docs/figures" / render_figures.SCREENSHOT).text[render_figures.DIGEST_KEY]
+    assert shown == render_figures.page_digest(ROOT), "stale: run `make figures` (docs/figures/explore.png)"

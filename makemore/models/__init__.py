@@ -82,6 +82,20 @@ def load_model(path: str | Path, vocab: Vocabulary, name: str) -> Model:
     return model
 
 
+def load_model_file(path: str | Path) -> tuple[str, Model]:
+    """A model file on its own, as `dvc artifacts get` fetches it: the name of its instance and the model, read with
+    the vocabulary the file holds and checked as `load_model` checks it (there is no params.yaml to compare with)."""
+    try:
+        stored = torch.load(path, weights_only=True)
+        name = stored["name"]
+        vocab = Vocabulary.from_chars(chr(codepoint) for codepoint in stored["vocabulary"].tolist())
+    except FileNotFoundError:
+        raise MakemoreError(f"{path}: no such file") from None
+    except Exception:
+        raise MakemoreError(f"{path}: not a model file written by this pipeline's train stage") from None
+    return name, load_model(path, vocab, name)
+
+
 def load_instance(name: str, vocab: Vocabulary, root: Path = Path()) -> Model:
     """The trained model of `models.NAME` in the params.yaml of the project at `root`, refused if it was trained
     with other params."""

@@ -1,0 +1,87 @@
+"""Sharing the models the DVC way, for real: a local DVC remote and a bare git remote, a teammate's fresh clone
+that pulls instead of training, the models as DVC artifacts fetched from outside the project, and experiments
+pushed and pulled."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from dvc.repo import Repo
+from helpers import ROOT, Project, call, commit_all, run
+
+from makemore import cli
+from makemore.api import load_file
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    """Who commits and tags in the copies (git, DVC's experiments, GTO), whatever the machine's git config."""
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "teammate")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "teammate@example.com")
+
+
+def makemore(folder: Path, *args: str) -> str:
+    result = call(lambda: cli.main(list(args)), folder)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_every_model_of_params_yaml_is_a_model_artifact_that_dvc_reads():
+    with Repo(ROOT) as repo:
+        declared = repo.artifacts.read()["dvc.yaml"]
+    models = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
+    assert list(declared) == list(models)
+    for name, artifact in declared.items():
+        assert (artifact.path, artifact.type) == (f"data/models/{name}.pt", "model")
+        assert (
+            artifact.meta["family"] == models[name]["family"] and artifact.meta["family"] in artifact.labels
+        )
+
+
+def test_a_teammate_pulls_the_models_instead_of_training_and_shares_experiments_back(
+    project, tmp_path, identity
+):
+    origin, storage = tmp_path / "origin.git", tmp_path / "storage"
+    run(["git", "init", "-q", "--bare", "--initial-branch=main", str(origin)], tmp_path)
+    # the README's way: a default DVC remote (a local folder here; S3 or SSH the same way), committed
+    project.dvc("remote", "add", "-d", "storage", str(storage))
+    commit_all(project, "a DVC remote")
+    project.git("remote", "add", "origin", str(origin))
+    project.git("push", "-q", "origin", "HEAD:main")
+    project.dvc("push")
+    run(["gto", "register", "kneser_ney"], project.path)  # a version of one model: the tag kneser_ney@v0.0.1
+    project.git("push", "-q", "origin", "--tags")
+
+    teammate = Project(tmp_path / "teammate")
+    run(["git", "clone", "-q", str(origin), str(teammate.path)], tmp_path)
+    teammate.dvc("pull")
+    assert "Data and pipelines are up to date" in teammate.dvc("status").stdout
+    assert teammate.repro() == []  # nothing to train
+    for name in ("kneser_ney", "count"):
+        sampled = makemore(teammate.path, "sample", "--model", name, "--num", "5")
+        assert sampled == makemore(project.path, "sample", "--model", name, "--num", "5")
+
+    # a model artifact from outside any project, by the git URL; it loads alone
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    got = run(["dvc", "artifacts", "get", str(origin), "kneser_ney", "-o", "kneser_ney.pt"], elsewhere)
+    assert got.stdout == "Downloaded 1 file(s) to 'kneser_ney.pt'\n" and got.stderr == ""
+    fetched = elsewhere / "kneser_ney.pt"
+    assert fetched.read_bytes() == (project.path / "data/models/kneser_ney.pt").read_bytes()
+    model = load_file(fetched)
+    assert model.name == "kneser_ney"
+    assert model.sample(5) == makemore(project.path, "sample", "--model", "kneser_ney", "--num", "5").split()
+
+    # an experiment, pushed with its models and pulled by the teammate
+    project.dvc("exp", "run", "--name", "count-k-half", "--set-param", "models.count.k=0.5")
+    project.dvc("exp", "push", "origin", "count-k-half")
+    teammate.dvc("exp", "pull", "origin", "count-k-half")
+    assert teammate.dvc("exp", "list", "--name-only").stdout.split() == ["count-k-half"]
+    teammate.dvc("exp", "apply", "count-k-half")
+    assert yaml.safe_load((teammate.path / "params.yaml").read_text())["models"]["count"]["k"] == 0.5
+    for path in ("metrics/evaluate/count.json", "data/models/count.pt"):
+        assert (teammate.path / path).read_bytes() == (project.path / path).read_bytes()
+    assert "Data and pipelines are up to date" in teammate.dvc("status").stdout
+    assert os.listdir(teammate.path / "data/models") == os.listdir(project.path / "data/models")

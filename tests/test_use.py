@@ -1,0 +1,226 @@
+"""The trained models from Python (the README's block, run as it is) and from the page of `makemore serve`, driven
+in a real headless Chromium, both against what the `makemore` command prints and an independent count."""
+
+import json
+import re
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers import BIN, ROOT, call
+from test_plots_page import CHROMIUM, pytestmark  # noqa: F401 (the same browser, skipped the same way)
+
+from makemore import cli
+
+
+def makemore(folder: Path, *args: str) -> str:
+    result = call(lambda: cli.main(list(args)), folder)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def printed_p(output: str) -> dict[str, dict[str, list[float]]]:
+    """`makemore score`'s tables: word -> model -> p of each token, as printed (4 decimals)."""
+    scored = {}
+    for table in output.strip().split("\n\n"):
+        title, header, *rows = table.splitlines()
+        columns = header.replace(" log p", "_log_p").replace(" p", "_p").split()
+        cells = [dict(zip(columns, row.split())) for row in rows]
+        models = [column[:-2] for column in columns if column.endswith("_p") and not column.endswith("log_p")]
+        scored[title.split()[0]] = {model: [float(cell[f"{model}_p"]) for cell in cells] for model in models}
+    return scored
+
+
+def counted_p(folder: Path, word: str) -> list[float]:
+    """p of each token of `word` under the count model, (c(a, b) + 1) / (c(a) + V), from Python counters."""
+    train = (folder / "data/prepared/train.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    pairs = Counter(pair for w in train for pair in zip("." + w, w + "."))
+    firsts = Counter(a for a, _ in pairs.elements())
+    size = len(set("".join(train))) + 1
+    return [(pairs[a, b] + 1) / (firsts[a] + size) for a, b in zip("." + word, word + ".")]
+
+
+def test_the_readmes_python_runs_and_gives_what_the_command_prints(reproduced_template, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"^```python\n(.*?)^```", readme, flags=re.S | re.M)
+    monkeypatch.chdir(reproduced_template)
+    made: dict = {}
+    exec(block, made)
+
+    sampled = makemore(
+        reproduced_template,
+        "sample",
+        "--model",
+        "kneser_ney",
+        "--num",
+        "5",
+        "--seed",
+        "7",
+        "--temperature",
+        "0.5",
+        "--top-k",
+        "10",
+    )
+    assert made["words"] == sampled.split()
+    printed = printed_p(makemore(reproduced_template, "score", "emma", "ava"))
+    scores = made["scores"]
+    for word, models in printed.items():
+        for model, ps in models.items():
+            rows = scores[(scores["word"] == word) & (scores["model"] == model)]
+            assert rows["p"].round(4).tolist() == ps
+    emma = scores[(scores["word"] == "emma") & (scores["model"] == "count")]
+    assert emma["p"].tolist() == pytest.approx(counted_p(reproduced_template, "emma"), abs=1e-6)
+    assert emma["token"].tolist() == ["e", "m", "m", "a", "."]
+
+    board = made["board"]
+    evaluated = {
+        name: json.loads((reproduced_template / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
+        for name in board["model"]
+    }
+    assert board["val"].tolist() == sorted(evaluated.values()) == [evaluated[name] for name in board["model"]]
+    assert set(board["status"]) == {"ok"}
+    assert sorted(made["nll"].index) == sorted(board["model"])
+    alone = made["alone"].score(["emma"])
+    assert (
+        alone["p"].tolist()
+        == scores[(scores["word"] == "emma") & (scores["model"] == "kneser_ney")]["p"].tolist()
+    )
+
+
+@pytest.fixture(scope="module")
+def served(reproduced_template):
+    """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL, then its exit."""
+    server = subprocess.Popen(
+        [BIN / "makemore", "serve", "--port", "0"],
+        cwd=reproduced_template,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = server.stdout.readline()  # printed once the page can be opened
+    url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    assert url, line + server.stderr.read()
+    yield url[0]
+    server.send_signal(signal.SIGINT)  # Ctrl-C: it stops quietly, and ends as a command stopped by it does
+    assert server.wait(timeout=60) == -signal.SIGINT
+    assert server.stderr.read() == "interrupted\n"  # one line, as any makemore command says it
+
+
+def test_the_page_shows_each_characters_p_under_every_model_as_makemore_score_does(
+    served, reproduced_template
+):
+    from playwright.sync_api import sync_playwright
+
+    url = served
+    elsewhere, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(url)
+                else (elsewhere.append(route.request.url), route.abort())
+            ),
+        )
+        page.goto(url)
+        page.wait_for_selector("table.heatmap[data-word=emma]")  # the first view: emma, the leaderboard
+        page.fill("#words", "ava zoe")
+        page.press("#words", "Enter")
+        page.wait_for_selector("table.heatmap[data-word=zoe]")
+        cells = page.eval_on_selector_all(
+            "table.heatmap td.p",
+            "cells => cells.map(c => [c.closest('table').dataset.word, c.dataset.model, c.dataset.token, c.title])",
+        )
+        ladder = page.eval_on_selector_all(
+            "table.heatmap[data-word=ava] th.model", "ths => ths.map(t => t.textContent)"
+        )
+        board = page.eval_on_selector_all("#board td.model", "tds => tds.map(t => t.textContent)")
+
+        page.select_option("#model", "kneser_ney")
+        for field, value in {"#num": "5", "#seed": "7", "#temperature": "0.5"}.items():
+            page.fill(field, value)
+        page.click("#sample-form button")
+        page.wait_for_selector("#samples li")
+        samples = page.eval_on_selector_all("#samples li", "items => items.map(i => i.textContent)")
+
+        page.fill("#words", "Andrej")
+        page.press("#words", "Enter")
+        page.wait_for_function("document.getElementById('score-error').textContent !== ''")
+        refused = page.text_content("#score-error")
+        browser.close()
+
+    printed = printed_p(makemore(reproduced_template, "score", "ava", "zoe"))
+    shown = {}
+    for word, model, _, title in cells:
+        shown.setdefault(word, {}).setdefault(model, []).append(float(title.rpartition("= ")[2]))
+    assert shown == printed
+    assert [token for word, model, token, _ in cells if (word, model) == ("zoe", "count")] == [
+        "z",
+        "o",
+        "e",
+        ".",
+    ]
+    listed = [line.split()[0] for line in makemore(reproduced_template, "models").splitlines()[1:]]
+    assert ladder[1:] == board == listed  # the ladder's rows: best val first, as the leaderboard
+    assert (
+        samples
+        == makemore(
+            reproduced_template,
+            "sample",
+            "--model",
+            "kneser_ney",
+            "--num",
+            "5",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.5",
+        ).split()
+    )
+    assert (
+        refused == "cannot score 'Andrej': character 'A' is not in the vocabulary (data/prepared/vocab.json)"
+    )
+    assert not elsewhere and not errors
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    ("request_path", "status", "message"),
+    [
+        ("api/score?words=" + "a" * 10_000, 422, "words: String should have at most 520 characters"),
+        ("api/score?words=" + "+".join(["ava"] * 9), 200, None),  # repeats count once
+        ("api/score?words=" + "+".join(f"a{'b' * n}" for n in range(9)), 400, "give 1 to 8 words"),
+        ("api/score?words=" + "a" * 65, 400, "at most 64 characters a word"),
+        ("api/score?words=%C3%A9t%C3%A9", 400, "character 'é' is not in the vocabulary"),
+        ("api/score?words=a%01b", 400, "control character"),
+        ("api/sample?model=..%2F..%2Fetc%2Fpasswd", 404, "no such model: '../../etc/passwd'"),
+        ("api/sample?model=gpt", 404, "no such model: 'gpt'"),
+        ("api/sample?model=count&temperature=nan", 422, "temperature: "),
+        ("api/sample?model=count&num=1000000", 422, "num: Input should be less than or equal to 200"),
+        ("api/sample?model=count&seed=-1", 422, "seed: Input should be greater than or equal to 0"),
+        ("../../etc/passwd", 404, "/etc/passwd: Not Found"),
+    ],
+)
+def test_a_bad_request_gets_a_4xx_in_one_line_and_the_server_keeps_serving(
+    served, request_path, status, message
+):
+    url = served
+    code, body = get(url + request_path)
+    assert code == status
+    if message is not None:
+        assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
+    assert get(url + "api/sample?model=count&num=2")[0] == 200
