@@ -24,7 +24,7 @@ from makemore.contexts import Positions
 from makemore.models import Model, load_instance, load_model_file
 from makemore.params import PARAMS_FILE, Params, load_params
 from makemore.sampling import generate
-from makemore.vocab import VOCAB_FILE, Vocabulary, load_vocab
+from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
 DEFAULT_SEED = 2147483647  # the lecture's, and params.yaml's sample.seed
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
@@ -114,8 +114,9 @@ def load_file(path: str | Path) -> Trained:
 class Project:
     """A makemore project on disk: its params.yaml, its vocabulary, its trained models and their metrics.
 
-    `folder` is the project's folder or any folder below it. Nothing is loaded until it is asked for, and each
-    model is loaded (and checked against params.yaml) once.
+    `folder` is the project's folder or any folder below it. Nothing is read until it is asked for, and then once:
+    params.yaml, the vocabulary, and each model (checked against params.yaml). After an edit and `dvc repro`,
+    open the project again.
     """
 
     folder: Path | str = "."
@@ -125,7 +126,7 @@ class Project:
     def __post_init__(self) -> None:
         self.root = project_root(Path(self.folder))
 
-    @property
+    @cached_property
     def params(self) -> Params:
         return load_params(self.root / PARAMS_FILE)
 
@@ -181,7 +182,7 @@ class Project:
     def evaluated(self, name: str, vocab: Vocabulary | None) -> tuple[str, dict[str, float]]:
         """The status of a model's metrics ("ok", or why there are none) and its NLL on each split (NaN if none)."""
         metrics = self.root / f"metrics/evaluate/{name}.json"
-        missing = {split: math.nan for split in ("train", "val", "test")}
+        missing = {split: math.nan for split in SPLITS}
         if not metrics.is_file():
             return NOT_EVALUATED, missing
         try:

@@ -58,7 +58,8 @@ def project(reproduced_template, tmp_path) -> Project:
 
 
 def pytest_collection_modifyitems(items):
-    """The slowest test first, then the tests that use the reproduced project, then the rest.
+    """The slowest test first, then the tests that use the reproduced project (a copy or itself), then the rest;
+    within each, the long ones first, so that no worker starts one when the other is nearly done.
 
     With two workers and `--dist worksteal` (the Makefile's), each starts on one half of this list: one
     builds the shared project for the tune test while the other begins with the tests of the second half,
@@ -66,6 +67,7 @@ def pytest_collection_modifyitems(items):
     """
 
     def order(item):
-        return ("tune_on_a_users_own" not in item.name, "project" not in getattr(item, "fixturenames", ()))
+        shared = {"project", "reproduced_template"} & set(getattr(item, "fixturenames", ()))
+        return ("tune_on_a_users_own" not in item.name, not shared, item.get_closest_marker("long") is None)
 
     items.sort(key=order)

@@ -24,7 +24,7 @@ TINY = {
     "transformer": {"family": "transformer", "layers": 1, "heads": 2, "embedding": 16, "dropout": 0.0},
 }
 # every step a row of the curve, and a checkpoint
-TRAINING = {"steps": 100, "batch_size": 32, "lr": 0.01, "warmup": 5, "eval_every": 1, "seed": 3}
+TRAINING = {"steps": 40, "batch_size": 32, "lr": 0.01, "warmup": 5, "eval_every": 1, "seed": 3}
 
 
 @pytest.fixture(scope="module")

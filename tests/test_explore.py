@@ -149,6 +149,7 @@ def wait_for(condition, timeout: float = 120) -> bool:
     return condition()
 
 
+@pytest.mark.long
 def test_ctrl_c_on_tune_stops_the_experiments_it_queued(project):
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
     project.set_params(models={name: models[name] for name in ("count", "nn")})
@@ -260,6 +261,7 @@ def test_after_editing_params_without_repro_the_cli_refuses_the_old_model_and_li
     assert row.endswith(f"stale: {stale}")
 
 
+@pytest.mark.long
 def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(project):
     project.set_params(models__count__k=0)
     assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers import BIN
 
 UNIGRAM = '''"""The unigram model: each character's share of the train tokens (plus k), whatever came before it."""
@@ -61,6 +62,7 @@ class Unigram(Model):
 '''
 
 
+@pytest.mark.long
 def test_a_family_added_in_three_files_runs_through_the_pipeline_the_interface_tests_and_the_cli(project):
     (project.path / "makemore/models/unigram.py").write_text(UNIGRAM)
     registry = project.path / "makemore/models/__init__.py"

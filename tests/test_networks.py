@@ -249,6 +249,7 @@ def test_a_checkpoint_key_holds_the_settings_and_the_contents_of_the_files(tmp_p
     assert Checkpoint.of("checkpoint.pt", {"lr": 0.1}, [tmp_path / "train.txt"]).key != key
 
 
+@pytest.mark.long
 def test_ctrl_c_halfway_through_training_and_the_next_dvc_repro_give_the_bytes_of_an_uninterrupted_run(
     project,
 ):

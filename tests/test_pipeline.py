@@ -94,6 +94,7 @@ def test_the_ladder_climbs_and_the_lectures_models_keep_their_numbers(project):
     assert train == pytest.approx(additive_nll(words, words, order=2, k=1, size=27), abs=1e-6)
 
 
+@pytest.mark.long
 def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_run_cache(project):
     before = project.outputs()
     project.set_params(models__count__k=0.5)
@@ -108,6 +109,7 @@ def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_ru
     assert project.outputs() == before
 
 
+@pytest.mark.long
 def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_else(project):
     before = project.outputs()
     params = yaml.safe_load((project.path / "params.yaml").read_text())
@@ -134,6 +136,7 @@ def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_els
     assert "Data and pipelines are up to date" in project.dvc("status").stdout
 
 
+@pytest.mark.long
 def test_the_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_setting_it_back_uses_the_run_cache(
     project, tmp_path
 ):

@@ -40,6 +40,7 @@ def test_every_model_of_params_yaml_is_a_model_artifact_that_dvc_reads():
         )
 
 
+@pytest.mark.long
 def test_a_teammate_pulls_the_models_instead_of_training_and_shares_experiments_back(
     project, tmp_path, identity
 ):

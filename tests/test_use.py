@@ -1,6 +1,7 @@
 """The trained models from Python (the README's block, run as it is) and from the page of `makemore serve`, driven
 in a real headless Chromium, both against what the `makemore` command prints and an independent count."""
 
+import contextlib
 import json
 import re
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,9 +93,9 @@ def test_the_readmes_python_runs_and_gives_what_the_command_prints(reproduced_te
     )
 
 
-@pytest.fixture(scope="module")
-def served(reproduced_template):
-    """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL, then its exit."""
+@contextlib.contextmanager
+def served(reproduced_template: Path) -> Iterator[str]:
+    """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL; then Ctrl-C."""
     server = subprocess.Popen(
         [BIN / "makemore", "serve", "--port", "0"],
         cwd=reproduced_template,
@@ -110,12 +112,22 @@ def served(reproduced_template):
     assert server.stderr.read() == "interrupted\n"  # one line, as any makemore command says it
 
 
-def test_the_page_shows_each_characters_p_under_every_model_as_makemore_score_does(
-    served, reproduced_template
-):
+def test_the_page_shows_what_makemore_prints_and_a_bad_request_gets_a_4xx_in_one_line(reproduced_template):
+    with served(reproduced_template) as url:
+        check_the_page(url, reproduced_template)
+        for request_path, status, message in BAD_REQUESTS:
+            code, body = get(url + request_path)
+            assert code == status, request_path
+            if message is not None:
+                assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
+            assert get(url + "api/sample?model=count&num=2")[0] == 200  # it keeps serving
+
+
+def check_the_page(url: str, reproduced_template: Path) -> None:
+    """In Chromium: the heatmap of typed words is `makemore score`'s, its rows the leaderboard's order, sampling
+    is `makemore sample`'s, an unknown character shows its one line, and nothing is asked of another host."""
     from playwright.sync_api import sync_playwright
 
-    url = served
     elsewhere, errors = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -198,29 +210,18 @@ def get(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-@pytest.mark.parametrize(
-    ("request_path", "status", "message"),
-    [
-        ("api/score?words=" + "a" * 10_000, 422, "words: String should have at most 520 characters"),
-        ("api/score?words=" + "+".join(["ava"] * 9), 200, None),  # repeats count once
-        ("api/score?words=" + "+".join(f"a{'b' * n}" for n in range(9)), 400, "give 1 to 8 words"),
-        ("api/score?words=" + "a" * 65, 400, "at most 64 characters a word"),
-        ("api/score?words=%C3%A9t%C3%A9", 400, "character 'é' is not in the vocabulary"),
-        ("api/score?words=a%01b", 400, "control character"),
-        ("api/sample?model=..%2F..%2Fetc%2Fpasswd", 404, "no such model: '../../etc/passwd'"),
-        ("api/sample?model=gpt", 404, "no such model: 'gpt'"),
-        ("api/sample?model=count&temperature=nan", 422, "temperature: "),
-        ("api/sample?model=count&num=1000000", 422, "num: Input should be less than or equal to 200"),
-        ("api/sample?model=count&seed=-1", 422, "seed: Input should be greater than or equal to 0"),
-        ("../../etc/passwd", 404, "/etc/passwd: Not Found"),
-    ],
-)
-def test_a_bad_request_gets_a_4xx_in_one_line_and_the_server_keeps_serving(
-    served, request_path, status, message
-):
-    url = served
-    code, body = get(url + request_path)
-    assert code == status
-    if message is not None:
-        assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
-    assert get(url + "api/sample?model=count&num=2")[0] == 200
+# (path, status, a part of the message): huge, too many, too long, odd characters, path-like, unknown, out of range
+BAD_REQUESTS = [
+    ("api/score?words=" + "a" * 10_000, 422, "words: String should have at most 520 characters"),
+    ("api/score?words=" + "+".join(["ava"] * 9), 200, None),  # repeats count once
+    ("api/score?words=" + "+".join(f"a{'b' * n}" for n in range(9)), 400, "give 1 to 8 words"),
+    ("api/score?words=" + "a" * 65, 400, "at most 64 characters a word"),
+    ("api/score?words=%C3%A9t%C3%A9", 400, "character 'é' is not in the vocabulary"),
+    ("api/score?words=a%01b", 400, "control character"),
+    ("api/sample?model=..%2F..%2Fetc%2Fpasswd", 404, "no such model: '../../etc/passwd'"),
+    ("api/sample?model=gpt", 404, "no such model: 'gpt'"),
+    ("api/sample?model=count&temperature=nan", 422, "temperature: "),
+    ("api/sample?model=count&num=1000000", 422, "num: Input should be less than or equal to 200"),
+    ("api/sample?model=count&seed=-1", 422, "seed: Input should be greater than or equal to 0"),
+    ("../../etc/passwd", 404, "/etc/passwd: Not Found"),
+]
