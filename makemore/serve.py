@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from makemore import MakemoreError
 from makemore.api import DEFAULT_SEED, Project, Trained
 from makemore.params import MAX_LENGTH, MAX_SEED
+from makemore.vocab import VOCAB_FILE
 
 MAX_WORDS = 8  # words scored at once
 MAX_CHARACTERS = 64  # in a word to score
@@ -41,6 +42,8 @@ def number(value: float) -> float | str | None:
 def loadable(project: Project) -> tuple[pd.DataFrame, dict[str, Trained]]:
     """The leaderboard, and every model of it that loads, best val first; each one that does not is named on
     stderr (not trained yet, or trained with other params: its status says which)."""
+    if not (project.root / VOCAB_FILE).is_file():  # nothing made yet: one line, not one per model
+        raise MakemoreError(f"{project.root / VOCAB_FILE}: no such file: run `dvc repro` or `dvc pull` first")
     board = project.leaderboard()
     served = {}
     for name in board["model"]:
@@ -141,7 +144,7 @@ def serve(project: Project, host: str, port: int) -> None:
         listening.bind((host, port))
     except OSError as e:
         raise MakemoreError(
-            f"cannot serve on {host}:{port}: {e.strerror} (choose another with --port)"
+            f"cannot serve on {host}:{port}: {e.strerror} (choose another --host or --port)"
         ) from None
     listening.listen(128)  # a browser that connects from now on waits for the server, not refused
     where = listening.getsockname()
