@@ -95,21 +95,6 @@ def test_the_ladder_climbs_and_the_lectures_models_keep_their_numbers(project):
 
 
 @pytest.mark.long
-def test_one_models_param_reruns_only_its_branch_and_setting_it_back_uses_the_run_cache(project):
-    before = project.outputs()
-    project.set_params(models__count__k=0.5)
-    assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}
-    changed = {path for path, digest in project.outputs().items() if before[path] != digest}
-    assert {"data/models/count.pt", "metrics/evaluate/count.json"} <= changed
-    assert changed <= branch("count")
-
-    project.set_params(models__count__k=1)
-    assert project.repro() == []
-    assert "Stage 'train@count' is cached" in project.last.stdout
-    assert project.outputs() == before
-
-
-@pytest.mark.long
 def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_else(project):
     before = project.outputs()
     params = yaml.safe_load((project.path / "params.yaml").read_text())

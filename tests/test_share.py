@@ -3,6 +3,7 @@ that pulls instead of training, the models as DVC artifacts fetched from outside
 pushed and pulled."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -75,8 +76,13 @@ def test_a_teammate_pulls_the_models_instead_of_training_and_shares_experiments_
     assert model.name == "kneser_ney"
     assert model.sample(5) == makemore(project.path, "sample", "--model", "kneser_ney", "--num", "5").split()
 
-    # an experiment, pushed with its models and pulled by the teammate
-    project.dvc("exp", "run", "--name", "count-k-half", "--set-param", "models.count.k=0.5")
+    # an experiment (one model's param: only its branch runs), pushed with its models and pulled by the teammate
+    ran = project.dvc("exp", "run", "--name", "count-k-half", "--set-param", "models.count.k=0.5").stdout
+    assert set(re.findall(r"^Running stage '([^']+)'", ran, flags=re.M)) == {
+        "train@count",
+        "evaluate@count",
+        "sample@count",
+    }
     project.dvc("exp", "push", "origin", "count-k-half")
     teammate.dvc("exp", "pull", "origin", "count-k-half")
     assert teammate.dvc("exp", "list", "--name-only").stdout.split() == ["count-k-half"]
