@@ -1,7 +1,8 @@
-"""makemore: score and sample names with the trained models, without rerunning the pipeline.
+"""makemore: score and sample names with the trained models, and explore them on a page, without rerunning the
+pipeline.
 
 Run inside the project (its root or any folder below) after `make repro` (or `dvc repro`), which makes
-the artifacts it reads.
+the artifacts it reads, or after `dvc pull` of a teammate's.
 """
 
 import argparse
