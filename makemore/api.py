@@ -22,7 +22,7 @@ from makemore import MakemoreError
 from makemore.artifacts import control_character
 from makemore.contexts import Positions
 from makemore.models import Model, load_instance, load_model_file
-from makemore.params import PARAMS_FILE, Params, load_params
+from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
 from makemore.sampling import generate
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
@@ -68,7 +68,10 @@ class Trained:
         top_k: int | None = None,
         max_len: int = 50,
     ) -> Iterator[str]:
-        """The words of `sample`, one at a time as they are drawn: for a reader that may stop early."""
+        """The words of `sample`, one at a time as they are drawn: for a reader that may stop early. The settings
+        are checked as params.yaml's `sample:` is, each bad one refused in one line."""
+        settings = {"num": num, "seed": seed, "max_len": max_len, "temperature": temperature, "top_k": top_k}
+        validated(Sample, settings, f"{self.name}.sample()")
         for ids in generate(self.model, num, seed, max_len, temperature, top_k):
             yield self.model.vocab.decode(ids)
 
@@ -76,7 +79,11 @@ class Trained:
         """One row per predicted token of each word (its characters, then the end): the word, the position, the
         token, its probability p and log p (-inf: a token the model rules out)."""
         vocab = self.model.vocab
+        if isinstance(words, str) or not words:
+            raise MakemoreError(f"give a list of one or more words to score, not {words!r}")
         for word in words:
+            if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
+                raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
             if problem := control_character(word):  # a "\n" would otherwise split the word in two
                 raise MakemoreError(f"cannot score {word!r}: {problem}")
             if not word:  # the data has none: a blank line is no word
@@ -155,6 +162,8 @@ class Project:
     def score(self, words: Sequence[str], names: Sequence[str] | None = None) -> pd.DataFrame:
         """`Trained.score` of the words under each model of `names` (default: every model), one above the other,
         with the model's name in a first column."""
+        if isinstance(names, str) or names is not None and not names:
+            raise MakemoreError(f"give a list of one or more model names, not {names!r}")
         scored = [self.load(name) for name in (self.names if names is None else names)]
         tables = [trained.score(words) for trained in scored]
         columns = ["model", *tables[0].columns]

@@ -83,9 +83,12 @@ def app(project: Project) -> FastAPI:
 
     @explore.exception_handler(StarletteHTTPException)
     async def unknown(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": f"{request.url.path}: {error.detail}"}, status_code=error.status_code)
+        path = request.url.path if len(request.url.path) <= 100 else request.url.path[:100] + "..."
+        return JSONResponse(
+            {"error": f"{path}: {error.detail}"}, status_code=error.status_code, headers=error.headers
+        )
 
-    @explore.get("/", response_class=HTMLResponse)
+    @explore.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def index() -> str:
         return page
 
@@ -101,7 +104,7 @@ def app(project: Project) -> FastAPI:
     def score(
         words: Annotated[str, Query(min_length=1, max_length=MAX_WORDS * (MAX_CHARACTERS + 1))],
     ) -> dict:
-        chosen = list(dict.fromkeys(words.split()))  # each distinct word once
+        chosen = list(dict.fromkeys(word for word in words.split(" ") if word))  # each distinct word once
         if not chosen or len(chosen) > MAX_WORDS:
             raise MakemoreError(f"give 1 to {MAX_WORDS} words, separated by spaces: {len(chosen)} given")
         if too_long := [word for word in chosen if len(word) > longest]:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 from helpers import BIN, ROOT, call
-from test_plots_page import CHROMIUM, pytestmark  # noqa: F401 (the same browser, skipped the same way)
+from test_plots_page import CHROMIUM
+from test_plots_page import pytestmark as needs_chromium  # the same browser, skipped the same way
 
-from makemore import cli
+from makemore import MakemoreError, cli
+from makemore.api import Project
 
 
 def makemore(folder: Path, *args: str) -> str:
@@ -42,7 +44,9 @@ def counted_p(folder: Path, word: str) -> list[float]:
     train = (folder / "data/prepared/train.txt").read_text(encoding="utf-8").split("\n")[:-1]
     pairs = Counter(pair for w in train for pair in zip("." + w, w + "."))
     firsts = Counter(a for a, _ in pairs.elements())
-    size = len(set("".join(train))) + 1
+    size = (
+        len(json.loads((folder / "data/prepared/vocab.json").read_text())["chars"]) + 1
+    )  # V: the boundary too
     return [(pairs[a, b] + 1) / (firsts[a] + size) for a, b in zip("." + word, word + ".")]
 
 
@@ -93,6 +97,31 @@ def test_the_readmes_python_runs_and_gives_what_the_command_prints(reproduced_te
     )
 
 
+@pytest.mark.parametrize(
+    ("call_on", "message"),
+    [
+        (
+            lambda project: project.load("count").sample(temperature=0),
+            "count.sample(): temperature = 0 is invalid",
+        ),
+        (lambda project: project.load("count").sample(top_k=0), "count.sample(): top_k = 0 is invalid"),
+        (
+            lambda project: project.load("count").sample(seed=2**64),
+            "count.sample(): seed = 18446744073709551616",
+        ),
+        (lambda project: project.load("count").sample(max_len=0), "count.sample(): max_len = 0 is invalid"),
+        (lambda project: project.score("emma"), "give a list of one or more words to score, not 'emma'"),
+        (lambda project: project.score([]), "give a list of one or more words to score, not []"),
+        (lambda project: project.score(["a\udcff"]), "cannot score 'a\\udcff': not text"),
+        (lambda project: project.load("../count"), "../count: no such model in"),
+    ],
+)
+def test_a_mistake_in_python_is_refused_in_one_line(reproduced_template, call_on, message):
+    with pytest.raises(MakemoreError) as refused:
+        call_on(Project(reproduced_template))
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
 @contextlib.contextmanager
 def served(reproduced_template: Path) -> Iterator[str]:
     """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL; then Ctrl-C."""
@@ -112,6 +141,7 @@ def served(reproduced_template: Path) -> Iterator[str]:
     assert server.stderr.read() == "interrupted\n"  # one line, as any makemore command says it
 
 
+@needs_chromium
 def test_the_page_shows_what_makemore_prints_and_a_bad_request_gets_a_4xx_in_one_line(reproduced_template):
     with served(reproduced_template) as url:
         check_the_page(url, reproduced_template)
@@ -218,6 +248,7 @@ BAD_REQUESTS = [
     ("api/score?words=" + "a" * 65, 400, "at most 64 characters a word"),
     ("api/score?words=%C3%A9t%C3%A9", 400, "character 'é' is not in the vocabulary"),
     ("api/score?words=a%01b", 400, "control character"),
+    ("api/score?words=a%1Cb", 400, "control character U+001C"),  # a separator to str.split, not to the page
     ("api/sample?model=..%2F..%2Fetc%2Fpasswd", 404, "no such model: '../../etc/passwd'"),
     ("api/sample?model=gpt", 404, "no such model: 'gpt'"),
     ("api/sample?model=count&temperature=nan", 422, "temperature: "),
