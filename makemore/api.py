@@ -48,18 +48,6 @@ class Trained:
     model: Model
     vocab_file: Path  # where its vocabulary came from, for the messages
 
-    def sample(
-        self,
-        num: int = 10,
-        seed: int = DEFAULT_SEED,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_len: int = 50,
-    ) -> list[str]:
-        """`num` new words. The same seed gives the same words, and a seed's first words are the same for any num;
-        with params.yaml's sample settings and num 1000 they are the pipeline's data/samples/NAME.txt."""
-        return list(self.samples(num, seed, temperature, top_k, max_len))
-
     def samples(
         self,
         num: int = 10,
@@ -68,12 +56,18 @@ class Trained:
         top_k: int | None = None,
         max_len: int = 50,
     ) -> Iterator[str]:
-        """The words of `sample`, one at a time as they are drawn: for a reader that may stop early. The settings
-        are checked as params.yaml's `sample:` is, each bad one refused in one line."""
+        """`num` new words, one at a time as they are drawn (for a reader that may stop early). The same seed gives
+        the same words, and a seed's first words are the same for any num; with params.yaml's sample settings and
+        num 1000 they are the pipeline's data/samples/NAME.txt. The settings are checked as params.yaml's
+        `sample:` is, each bad one refused in one line."""
         settings = {"num": num, "seed": seed, "max_len": max_len, "temperature": temperature, "top_k": top_k}
         validated(Sample, settings, f"{self.name}.sample()")
         for ids in generate(self.model, num, seed, max_len, temperature, top_k):
             yield self.model.vocab.decode(ids)
+
+    def sample(self, *settings, **named) -> list[str]:
+        """The words of `samples`, as a list."""
+        return list(self.samples(*settings, **named))
 
     def score(self, words: Sequence[str]) -> pd.DataFrame:
         """One row per predicted token of each word (its characters, then the end): the word, the position, the

@@ -27,6 +27,12 @@ def makemore(folder: Path, *args: str) -> str:
     return result.stdout
 
 
+def kneser_ney_sampled(folder: Path, *options: str) -> list[str]:
+    """`makemore sample` of the README's and the page test's settings: kneser_ney, 5 words, seed 7, temperature 0.5."""
+    settings = ("--model", "kneser_ney", "--num", "5", "--seed", "7", "--temperature", "0.5")
+    return makemore(folder, "sample", *settings, *options).split()
+
+
 def printed_p(output: str) -> dict[str, dict[str, list[float]]]:
     """`makemore score`'s tables: word -> model -> p of each token, as printed (4 decimals)."""
     scored = {}
@@ -57,21 +63,7 @@ def test_the_readmes_python_runs_and_gives_what_the_command_prints(reproduced_te
     made: dict = {}
     exec(block, made)
 
-    sampled = makemore(
-        reproduced_template,
-        "sample",
-        "--model",
-        "kneser_ney",
-        "--num",
-        "5",
-        "--seed",
-        "7",
-        "--temperature",
-        "0.5",
-        "--top-k",
-        "10",
-    )
-    assert made["words"] == sampled.split()
+    assert made["words"] == kneser_ney_sampled(reproduced_template, "--top-k", "10")
     printed = printed_p(makemore(reproduced_template, "score", "emma", "ava"))
     scores = made["scores"]
     for word, models in printed.items():
@@ -211,21 +203,7 @@ def check_the_page(url: str, reproduced_template: Path) -> None:
     ]
     listed = [line.split()[0] for line in makemore(reproduced_template, "models").splitlines()[1:]]
     assert ladder[1:] == board == listed  # the ladder's rows: best val first, as the leaderboard
-    assert (
-        samples
-        == makemore(
-            reproduced_template,
-            "sample",
-            "--model",
-            "kneser_ney",
-            "--num",
-            "5",
-            "--seed",
-            "7",
-            "--temperature",
-            "0.5",
-        ).split()
-    )
+    assert samples == kneser_ney_sampled(reproduced_template)
     assert (
         refused == "cannot score 'Andrej': character 'A' is not in the vocabulary (data/prepared/vocab.json)"
     )
