@@ -10,7 +10,7 @@ project.score(["emma"])                # p of each character (and the end) under
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -69,12 +69,12 @@ class Trained:
         """The words of `samples`, as a list."""
         return list(self.samples(*settings, **named))
 
-    def score(self, words: Sequence[str]) -> pd.DataFrame:
+    def score(self, words: Iterable[str]) -> pd.DataFrame:
         """One row per predicted token of each word (its characters, then the end): the word, the position, the
-        token, its probability p and log p (-inf: a token the model rules out)."""
+        token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
+        generator, any iterable of words."""
         vocab = self.model.vocab
-        if isinstance(words, str) or not words:
-            raise MakemoreError(f"give a list of one or more words to score, not {words!r}")
+        words = listed_words(words)
         for word in words:
             if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
                 raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
@@ -104,6 +104,13 @@ class Trained:
         )
 
 
+def listed_words(words: Iterable[str]) -> list[str]:
+    """The words of any iterable as a list, refused in one line if there are none or they are one string."""
+    if isinstance(words, str) or not isinstance(words, Iterable) or not (listed := list(words)):
+        raise MakemoreError(f"give a list of one or more words to score, not {words!r}")
+    return listed
+
+
 def load_file(path: str | Path) -> Trained:
     """A model file on its own, outside any project (as `dvc artifacts get` fetches it): it holds its vocabulary
     and the name of its instance."""
@@ -125,7 +132,12 @@ class Project:
     _loaded: dict[str, Trained] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.root = project_root(Path(self.folder))
+        folder = Path(self.folder)
+        if not folder.is_dir():
+            raise MakemoreError(
+                f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}: give the project's folder (the one with dvc.yaml and params.yaml) or one below it"
+            )
+        self.root = project_root(folder)
 
     @cached_property
     def params(self) -> Params:
@@ -153,10 +165,11 @@ class Project:
             )
         return self._loaded[name]
 
-    def score(self, words: Sequence[str], names: Sequence[str] | None = None) -> pd.DataFrame:
+    def score(self, words: Iterable[str], names: Iterable[str] | None = None) -> pd.DataFrame:
         """`Trained.score` of the words under each model of `names` (default: every model), one above the other,
-        with the model's name in a first column."""
-        if isinstance(names, str) or names is not None and not names:
+        with the model's name in a first column. Both are any iterables: lists, tuples, generators."""
+        words = listed_words(words)
+        if isinstance(names, str) or names is not None and not (names := list(names)):
             raise MakemoreError(f"give a list of one or more model names, not {names!r}")
         scored = [self.load(name) for name in (self.names if names is None else names)]
         tables = [trained.score(words) for trained in scored]

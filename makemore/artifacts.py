@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from makemore import MakemoreError
+from makemore import MakemoreError, handle_interrupts
 
 # Unicode's Cc, Zl and Zp: never part of a word
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -57,17 +58,54 @@ def written(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def scratch_root() -> Path:
+    """The one folder under the system's temporary folder where every run of this user keeps its scratch folders."""
+    return Path(tempfile.gettempdir()) / f"makemore-scratch-{os.getuid()}"
+
+
+@contextmanager
+def scratch_folder(purpose: str) -> Iterator[Path]:
+    """A new empty folder under `scratch_root()`, deleted when the block ends. Its name starts with this process's
+    PID, so that a later run deletes it if this process was killed (`kill -9`) before it could."""
+    root = scratch_root()
+    root.mkdir(mode=0o700, exist_ok=True)
+    remove_orphaned_scratch(root)
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{purpose}-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_orphaned_scratch(root: Path) -> None:
+    """Delete the scratch folders whose process is gone."""
+    for folder in root.iterdir():
+        pid = folder.name.partition("-")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's
+        return True
+    return True
+
+
 @contextmanager
 def scratch_database(purpose: str) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821 (imported when called)
-    """A DuckDB database in a temporary folder, deleted after: it holds its tables on disk and spills to disk what
+    """A DuckDB database in a scratch folder, deleted after: it holds its tables on disk and spills to disk what
     does not fit in DATABASE_MEMORY, so that data of any size fits. A DuckDB error (a full disk, most likely)
     becomes one line, `PURPOSE: ERROR`."""
     import duckdb  # only where a table may outgrow the memory: not in every stage's start
 
-    with tempfile.TemporaryDirectory(prefix="makemore-") as folder:
+    with scratch_folder("duckdb") as folder:
         connection = duckdb.connect(
-            str(Path(folder) / "scratch.duckdb"),
-            config={"memory_limit": DATABASE_MEMORY, "temp_directory": str(Path(folder) / "spilled")},
+            str(folder / "scratch.duckdb"),
+            config={"memory_limit": DATABASE_MEMORY, "temp_directory": str(folder / "spilled")},
         )
         try:
             yield connection
@@ -247,7 +285,9 @@ def instance_argument() -> str:
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main; a MakemoreError, or an error of the system's (DVCLive's writes on a full disk), becomes
-    one line on stderr and exit status 1."""
+    one line on stderr and exit status 1, and a Ctrl-C or a SIGTERM the line `interrupted` (from the start of the
+    stage when it is run as dvc.yaml runs it, `python -m stages.NAME`: stages/__init__.py)."""
+    handle_interrupts()
     try:
         main()
     except MakemoreError as e:

@@ -88,8 +88,9 @@ def process_group(config: object, name: str) -> Iterator[Ranks]:
         return
     # by launch(), which reports the one line of the process that failed first
     launched = ERRORS in os.environ
-    if launched:  # a Ctrl-C reaches the launcher, which stops every process
+    if launched:  # a Ctrl-C reaches the launcher, which stops every process with a SIGTERM: die of it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         join(config, name)
         try:

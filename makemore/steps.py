@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -54,26 +55,48 @@ def progress(
 
 class Forecast:
     """Announces, once, a run that at its pace so far would take more than LONG_RUN seconds, in one line on stderr
-    (with or without a terminal for the progress bar)."""
+    (with or without a terminal for the progress bar).
 
-    def __init__(self, total: int, initial: int = 0, unit: str = "step"):
-        self.total, self.initial, self.unit = total, initial, unit
+    The pace of the steps leaves out the time spent measuring val (`measured`), which is forecast apart: a run
+    measures every `every` steps and at its last, and a measurement of a large val can take longer than many steps.
+    """
+
+    def __init__(self, total: int, initial: int = 0, unit: str = "step", every: int | None = None):
+        self.total, self.initial, self.unit, self.every = total, initial, unit, every
         self.started = time.perf_counter()
+        self.measuring, self.measurements = 0.0, 0
         self.decided = False
+
+    def measured(self, seconds: float) -> None:
+        """A measurement of val took `seconds`."""
+        self.measuring, self.measurements = self.measuring + seconds, self.measurements + 1
 
     def done(self, count: int, now: float | None = None) -> None:
         """`count` of the total are done (at `now`, by time.perf_counter)."""
-        elapsed = (time.perf_counter() if now is None else now) - self.started
-        if self.decided or elapsed < FORECAST_AFTER or count <= self.initial:
+        stepping = (time.perf_counter() if now is None else now) - self.started - self.measuring
+        if self.decided or stepping < FORECAST_AFTER or count <= self.initial:
             return
-        left = elapsed / (count - self.initial) * (self.total - count)
-        if left > LONG_RUN:
+        steps_left = stepping / (count - self.initial) * (self.total - count)
+        measuring_left = (
+            self.measuring / self.measurements * self.measurements_after(count) if self.measurements else 0.0
+        )
+        if steps_left + measuring_left > LONG_RUN:
+            measures = (
+                f" and {self.measurements_after(count):,} measurements of val" if self.measurements else ""
+            )
             tqdm.write(  # above the progress bar, if one is drawn
-                f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {elapsed:.0f} s), this run "
-                f"takes about {left / 3600:.1f} more hours for its {self.total:,} {self.unit}s; Ctrl-C stops it",
+                f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {stepping:.0f} s), this run "
+                f"takes about {(steps_left + measuring_left) / 3600:.1f} more hours for its {self.total:,} "
+                f"{self.unit}s{measures}; Ctrl-C stops it",
                 file=sys.stderr,
             )
         self.decided = True  # once: at the pace of its first FORECAST_AFTER seconds
+
+    def measurements_after(self, count: int) -> int:
+        """The measurements of steps `count`..`total`: every `every` steps, and at the last."""
+        if self.every is None:
+            return 0
+        return self.total // self.every - (count - 1) // self.every + (self.total % self.every != 0)
 
 
 def training_device(config: object) -> torch.device:
@@ -103,13 +126,20 @@ class Steps:
     A family's message for a divergence names the param to blame (`lr = 0.1 is too large: ...`).
     """
 
-    def __init__(self, total: int, diverged: Callable[[float, int], str], start: int = 0, shown: bool = True):
+    def __init__(
+        self,
+        total: int,
+        diverged: Callable[[float, int], str],
+        start: int = 0,
+        shown: bool = True,
+        every: int | None = None,
+    ):
         self.total, self.diverged, self.start, self.shown = total, diverged, start, shown
         self.step = start
         self.bar: tqdm | None = None
+        self.forecast = Forecast(total, initial=start, every=every)
 
     def __iter__(self) -> Iterator[int]:
-        forecast = Forecast(self.total, initial=self.start)
         bar = progress(desc="train", total=self.total, unit="step", initial=self.start, shown=self.shown)
         with bar as self.bar:
             for step in range(self.start, self.total + 1):
@@ -117,7 +147,14 @@ class Steps:
                 yield step
                 self.bar.update()
                 if self.shown:
-                    forecast.done(step + 1)
+                    self.forecast.done(step + 1)
+
+    @contextmanager
+    def measuring(self) -> Iterator[None]:
+        """Time a measurement of val in the block, for the forecast to leave out of the steps' pace."""
+        started = time.perf_counter()
+        yield
+        self.forecast.measured(time.perf_counter() - started)
 
     def check(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):

@@ -1,6 +1,6 @@
 """Evaluate one model: mean NLL per predicted token, perplexity and token counts on every split.
 
-python stages/evaluate.py NAME      (NAME: a model under `models:` in params.yaml)
+python -m stages.evaluate NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from pathlib import Path

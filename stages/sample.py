@@ -1,6 +1,6 @@
 """Sample words from one model with a seeded generator; measure how many are new and how long they are.
 
-python stages/sample.py NAME      (NAME: a model under `models:` in params.yaml)
+python -m stages.sample NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from makemore import MakemoreError

@@ -1,6 +1,6 @@
 """Fit one model of the ladder on the train split (val only watched); log its curve and summary with DVCLive.
 
-python stages/train.py NAME      (NAME: a model under `models:` in params.yaml)
+python -m stages.train NAME      (NAME: a model under `models:` in params.yaml)
 
 An instance with `processes` or `nodes` above 1 is trained by that many processes (makemore/distributed.py),
 started here; rank 0 writes the outputs.

@@ -659,12 +659,20 @@ class Terminal:
         return self.shown.decode().replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-@pytest.mark.parametrize("moment", ["while-importing-torch", "while-training"])
-def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
+@pytest.mark.parametrize(
+    "moment, stop",
+    [
+        ("while-importing-torch", signal.SIGINT),
+        ("while-training", signal.SIGINT),
+        ("while-training", signal.SIGTERM),
+    ],
+)
+def test_ctrl_c_or_sigterm_stops_a_stage_with_one_line_and_no_output(workdir, moment, stop):
     build(workdir, "prepare")
     set_params(workdir, models__nn__steps=10**9)
+    (workdir / "stages").symlink_to(ROOT / "stages")  # run as dvc.yaml runs it
     terminal = Terminal()
-    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
+    stage = terminal.start(sys.executable, "-m", "stages.train", "nn", cwd=workdir)
     # its shared library is loaded: the import has begun, and goes on for a second
     if moment == "while-importing-torch":
         maps = Path(f"/proc/{stage.pid}/maps")
@@ -674,7 +682,7 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
     else:  # the progress bar is drawn: the loop runs. The bar is redrawn once a second: land between two drawings
         assert terminal.read_until(b"steps")
         time.sleep(0.3)
-    stage.send_signal(signal.SIGINT)
+    stage.send_signal(stop)
     assert stage.wait(timeout=60) == -signal.SIGINT  # dies of SIGINT, as the shell and DVC expect of a Ctrl-C
     terminal.read_until(b"\0", timeout=600)  # the rest of what it wrote, until its end of the terminal closes
     assert stage.stdout.read() == b""
@@ -682,12 +690,36 @@ def test_ctrl_c_stops_a_stage_with_one_line_and_no_output(workdir, moment):
     assert not (workdir / "data/models").exists() and not (workdir / "metrics/train").exists()
 
 
+def test_a_stage_removes_the_scratch_folders_of_runs_that_were_killed_and_keeps_those_of_live_ones(
+    workdir, tmp_path
+):
+    temporary = tmp_path / "tmp"
+    scratch = temporary / f"makemore-scratch-{os.getuid()}"
+    killed = subprocess.Popen(["sleep", "60"])
+    killed.kill()  # as `kill -9` of a prepare would, before it could delete its DuckDB folder
+    killed.wait()
+    (scratch / f"{killed.pid}-duckdb-left").mkdir(parents=True)
+    (scratch / f"{killed.pid}-duckdb-left/scratch.duckdb").write_bytes(b"\0" * 4096)
+    (scratch / f"{os.getpid()}-duckdb-running").mkdir()  # this process's: alive
+    (workdir / "stages").symlink_to(ROOT / "stages")
+    prepare = subprocess.run(
+        [sys.executable, "-m", "stages.prepare"],
+        cwd=workdir,
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+    )
+    assert prepare.returncode == 0, prepare.stderr
+    assert [folder.name for folder in scratch.iterdir()] == [f"{os.getpid()}-duckdb-running"]
+
+
 def test_long_training_shows_progress_on_a_terminal(workdir):
     build(workdir, "prepare")
     # trains until stopped: the bar is drawn whatever the speed or load
     set_params(workdir, models__nn__steps=10**9)
+    (workdir / "stages").symlink_to(ROOT / "stages")  # run as dvc.yaml runs it
     terminal = Terminal()
-    stage = terminal.start(sys.executable, str(ROOT / "stages/train.py"), "nn", cwd=workdir)
+    stage = terminal.start(sys.executable, "-m", "stages.train", "nn", cwd=workdir)
     assert terminal.read_until(b"left]", timeout=600)
     stage.send_signal(signal.SIGINT)
     assert stage.wait(timeout=600) == -signal.SIGINT

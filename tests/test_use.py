@@ -6,6 +6,8 @@ import json
 import re
 import signal
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -112,6 +114,39 @@ def test_a_mistake_in_python_is_refused_in_one_line(reproduced_template, call_on
     with pytest.raises(MakemoreError) as refused:
         call_on(Project(reproduced_template))
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_the_api_takes_any_iterable_of_words_and_refuses_a_file_as_the_projects_folder(reproduced_template):
+    project = Project(reproduced_template)
+    as_list = project.score(["emma", "ava"], ["count"])
+    assert project.score((word for word in ["emma", "ava"]), iter(["count"])).equals(as_list)
+    assert project.load("count").score(word for word in ["emma", "ava"]).equals(as_list.drop(columns="model"))
+    for path, why in [("params.yaml", "not a folder"), ("no-such-folder", "no such folder")]:
+        with pytest.raises(MakemoreError) as refused:
+            Project(reproduced_template / path)
+        assert str(refused.value).startswith(
+            f"{reproduced_template / path}: {why}: give the project's folder"
+        )
+
+
+def test_importing_the_library_changes_nothing_in_its_hosts_process():
+    check = (
+        "import signal, sys\n"
+        "before = sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)\n"
+        "import makemore, makemore.api, makemore.cli\n"
+        "assert (sys.excepthook, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
+
+
+def test_ctrl_c_while_the_command_imports_torch_is_one_line(tmp_path):
+    command = subprocess.Popen([BIN / "makemore", "models"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    maps, deadline = Path(f"/proc/{command.pid}/maps"), time.monotonic() + 60
+    while "libtorch" not in maps.read_text() and time.monotonic() < deadline:  # the import has begun
+        time.sleep(0.01)
+    command.send_signal(signal.SIGINT)
+    assert command.wait(timeout=60) == -signal.SIGINT
+    assert command.stderr.read() == "interrupted\n"
 
 
 @contextlib.contextmanager

@@ -356,7 +356,13 @@ class Run:
         started = time.perf_counter() - (self.seconds[-1] if self.seconds else 0.0)
         train_sum, train_tokens = 0.0, 0
         val_share = val.share(self.ranks.rank, self.ranks.world)
-        steps = Steps(config.steps, too_large_lr(config.lr), start=self.step, shown=self.ranks.main)
+        steps = Steps(
+            config.steps,
+            too_large_lr(config.lr),
+            start=self.step,
+            shown=self.ranks.main,
+            every=config.eval_every,
+        )
         for step in steps:
             inputs, targets, positions = batches.draw(
                 config.batch_size, self.batches, device, self.net.reads_packed_rows
@@ -378,8 +384,8 @@ class Run:
             train_sum, train_tokens = train_sum + batch_loss.item() * tokens, train_tokens + tokens
             measured = step % config.eval_every == 0 or step == config.steps
             if measured:  # train: the mean batch loss since the last row
-                steps.show(
-                    self.measure(
+                with steps.measuring():
+                    row = self.measure(
                         step,
                         model,
                         val_share,
@@ -387,7 +393,7 @@ class Run:
                         train_sum / train_tokens,
                         time.perf_counter() - started,
                     )
-                )
+                steps.show(row)
                 train_sum, train_tokens = 0.0, 0
             if step == config.steps:
                 break
