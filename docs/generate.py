@@ -505,10 +505,11 @@ def samples(root: Path) -> str:
 
 def artifacts(root: Path) -> str:
     """dvc.yaml's `artifacts:`: every instance's model file as a DVC model artifact, in params.yaml's order, with its
-    family, its params and its val NLL as meta."""
+    family, its params, its val NLL and the sha256 of the model file that val NLL was measured on as meta."""
     declared = {}
     for name, params in models(root).items():
-        val = nll(metrics(root, "evaluate", name)["val"]["nll"])
+        evaluated = metrics(root, "evaluate", name)
+        val = nll(evaluated["val"]["nll"])
         declared[name] = {
             "path": f"data/models/{name}.pt",
             "type": "model",
@@ -519,6 +520,7 @@ def artifacts(root: Path) -> str:
                 "family": params["family"],
                 "params": {key: v for key, v in params.items() if key != "family"},
                 "val_nll": val if math.isfinite(val) else "inf",
+                "model_sha256": evaluated["model_sha256"],
             },
         }
     dumped = yaml.safe_dump(

@@ -19,15 +19,16 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character
+from makemore.artifacts import control_character, file_sha256
 from makemore.contexts import Positions
-from makemore.models import Model, load_instance, load_model_file
+from makemore.models import Model, load_instance, load_model_file, model_file
 from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
 from makemore.sampling import generate
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
 DEFAULT_SEED = 2147483647  # the lecture's, and params.yaml's sample.seed
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
+NO_MODEL = "no model file here (dvc repro, or dvc pull)"
 
 
 def project_root(start: Path) -> Path:
@@ -47,6 +48,7 @@ class Trained:
     name: str
     model: Model
     vocab_file: Path  # where its vocabulary came from, for the messages
+    sha256: str  # of the model file it was read from, as its metrics record it
 
     def samples(
         self,
@@ -115,7 +117,7 @@ def load_file(path: str | Path) -> Trained:
     """A model file on its own, outside any project (as `dvc artifacts get` fetches it): it holds its vocabulary
     and the name of its instance."""
     name, model = load_model_file(path)
-    return Trained(name, model, Path(path))
+    return Trained(name, model, Path(path), file_sha256(path))
 
 
 @dataclass
@@ -160,8 +162,9 @@ class Project:
                 f"{name}: no such model in {self.root / PARAMS_FILE} (its models: {', '.join(names)})"
             )
         if name not in self._loaded:
+            model = load_instance(name, self.vocab, self.root)
             self._loaded[name] = Trained(
-                name, load_instance(name, self.vocab, self.root), self.root / VOCAB_FILE
+                name, model, self.root / VOCAB_FILE, file_sha256(self.root / model_file(name))
             )
         return self._loaded[name]
 
@@ -181,12 +184,13 @@ class Project:
 
     def leaderboard(self) -> pd.DataFrame:
         """One row per model: its family, its params, its train, val and test NLL (metrics/evaluate/NAME.json) and
-        its status, best val first. A model not evaluated yet, or trained with other params than params.yaml's
-        (edited since `dvc repro`), has no NLLs: its metrics are not of these params, and its status says why."""
-        vocab = self.vocab if (self.root / VOCAB_FILE).is_file() else None
+        its status, best val first. A model's NLLs are shown only beside the model file they were measured on
+        (the sha256 its evaluate stage recorded): a model not trained or evaluated yet, trained with other params
+        than params.yaml's (edited since `dvc repro`), or another file than the one measured, has none, and its
+        status says why and what to run."""
         rows = []
         for name, params in self.params.models.items():
-            status, nlls = self.evaluated(name, vocab)
+            status, nlls = self.evaluated(name)
             settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
             rows.append(
                 {"model": name, "family": params.get("family"), "params": settings, **nlls, "status": status}
@@ -195,22 +199,29 @@ class Project:
         order = table["val"].map(lambda nll: math.inf if math.isnan(nll) else nll).argsort(kind="stable")
         return table.iloc[order].reset_index(drop=True)
 
-    def evaluated(self, name: str, vocab: Vocabulary | None) -> tuple[str, dict[str, float]]:
+    def evaluated(self, name: str) -> tuple[str, dict[str, float]]:
         """The status of a model's metrics ("ok", or why there are none) and its NLL on each split (NaN if none)."""
         metrics = self.root / f"metrics/evaluate/{name}.json"
         missing = {split: math.nan for split in SPLITS}
         if not metrics.is_file():
             return NOT_EVALUATED, missing
         try:
-            nlls = {split: float(scores["nll"]) for split, scores in json.loads(metrics.read_text()).items()}
-            nlls = {split: nlls[split] for split in missing}
+            evaluation = json.loads(metrics.read_text())
+            nlls = {split: float(evaluation[split]["nll"]) for split in missing}
+            measured = evaluation.get("model_sha256")
         except (ValueError, KeyError, TypeError, AttributeError):
             raise MakemoreError(
                 f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`"
             ) from None
-        if vocab is not None:
-            try:
-                self.load(name)
-            except MakemoreError as e:
-                return f"stale: {str(e).partition(': ')[2]}", missing
+        if not (self.root / VOCAB_FILE).is_file() or not (self.root / model_file(name)).is_file():
+            return NO_MODEL, missing
+        try:
+            trained = self.load(name)
+        except MakemoreError as e:
+            return f"stale: {str(e).partition(': ')[2]}", missing
+        if measured != trained.sha256:
+            return (
+                f"stale: {model_file(name)} is not the file {metrics.relative_to(self.root)} measured: run `dvc repro`",
+                missing,
+            )
         return "ok", nlls

@@ -245,6 +245,12 @@ def _decode_line(path: Path, lineno: int, line: bytes) -> str:
     return word
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, as `sha256sum` gives it: what a metric records of the model it measured."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor | str], codepoints: torch.Tensor) -> None:
     """Save `tensors` with the code points of the vocabulary they index, so no file is read against another one."""
     # Serialised in memory first: the archive's inner names come from the file name, which would

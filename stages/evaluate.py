@@ -1,14 +1,15 @@
-"""Evaluate one model: mean NLL per predicted token, perplexity and token counts on every split.
+"""Evaluate one model: mean NLL per predicted token, perplexity and token counts on every split, and the sha256 of
+the model file measured (the CLI, the page and the API show the metrics only beside that file).
 
 python -m stages.evaluate NAME      (NAME: a model under `models:` in params.yaml)
 """
 
 from pathlib import Path
 
-from makemore.artifacts import instance_argument, run_stage, write_json
+from makemore.artifacts import file_sha256, instance_argument, run_stage, write_json
 from makemore.contexts import SplitFile
 from makemore.evaluate import score
-from makemore.models import load_instance
+from makemore.models import load_instance, model_file
 from makemore.vocab import SPLITS, load_vocab
 
 
@@ -16,8 +17,9 @@ def main() -> None:
     name = instance_argument()
     vocab = load_vocab()
     model = load_instance(name, vocab)
+    measured = file_sha256(model_file(name))
     metrics = {split: score(model, SplitFile(vocab, Path(f"data/prepared/{split}.txt"))) for split in SPLITS}
-    write_json(f"metrics/evaluate/{name}.json", metrics)
+    write_json(f"metrics/evaluate/{name}.json", metrics | {"model_sha256": measured})
 
 
 if __name__ == "__main__":

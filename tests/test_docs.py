@@ -296,3 +296,28 @@ def test_the_screenshot_of_the_page_shows_the_page_and_the_models_as_committed()
     spec.loader.exec_module(render_figures)
     shown = Image.open(ROOT / "docs/figures" / render_figures.SCREENSHOT).text[render_figures.DIGEST_KEY]
     assert shown == render_figures.page_digest(ROOT), "stale: run `make figures` (docs/figures/explore.png)"
+
+
+def test_every_committed_sweep_and_choice_is_of_todays_split_data_and_code():
+    """The sweep's row for the value params.yaml holds is the model the pipeline trained: the same train and val NLL
+    as metrics/evaluate/NAME.json. A change of the split, the data or the code that moves them fails here until
+    `make tune` reruns the sweeps."""
+    committed = generate.models(ROOT)
+    for path in generate.sweep_csvs(ROOT):
+        name, key, rows = generate.swept(ROOT, path)
+        evaluated = generate.metrics(ROOT, "evaluate", name)
+        (row,) = [row for row in rows if generate.same(row["value"], committed[name][key])]
+        for split in ("train", "val"):
+            assert abs(generate.nll(row[split]) - generate.nll(evaluated[split]["nll"])) <= NLL_TOLERANCE, (
+                f"{path.relative_to(ROOT)}: {key} {row['value']}: {split} {row[split]}, but metrics/evaluate/"
+                f"{name}.json has {evaluated[split]['nll']}: run `make tune`"
+            )
+    for param, choice in generate.read_json(ROOT / "tuning/best.json").items():
+        _, name, key = param.split(".")
+        if generate.same(choice["value"], committed[name][key]):
+            evaluated = generate.metrics(ROOT, "evaluate", name)
+            for split in ("val", "test"):
+                assert abs(choice[f"{split}_nll"] - generate.nll(evaluated[split]["nll"])) <= NLL_TOLERANCE, (
+                    f"tuning/best.json: {param}: {split} {choice[f'{split}_nll']}, but metrics/evaluate/{name}.json "
+                    f"has {evaluated[split]['nll']}: run `make tune`"
+                )

@@ -21,8 +21,11 @@ import yaml
 from helpers import BIN, Project, additive_nll, call, commit_all, curve_files, word_bigrams
 
 from makemore import cli, tune
+from makemore.api import Project as ApiProject
+from makemore.contexts import SplitFile
 from makemore.evaluate import bigram_table
-from makemore.models import load_model
+from makemore.interface import FitData
+from makemore.models import FAMILIES, instance_config, load_model, save_model
 from makemore.tune import DEFAULT_SWEEPS
 from makemore.vocab import load_vocab
 
@@ -259,6 +262,27 @@ def test_after_editing_params_without_repro_the_cli_refuses_the_old_model_and_li
         assert (refused.returncode, refused.stderr) == (1, f"error: data/models/count.pt: {stale}\n")
     (row,) = [line for line in makemore(project, "models").stdout.splitlines() if line.split()[0] == "count"]
     assert row.endswith(f"stale: {stale}")
+
+
+def test_a_model_file_that_is_not_the_one_its_metrics_measured_has_no_metrics_shown(project):
+    # a count model with the same params, fitted on other words (the val split), copied over the project's
+    vocab, config = (
+        load_vocab(project.path / "data/prepared/vocab.json"),
+        instance_config("count", project.path / "params.yaml"),
+    )
+    other_words = SplitFile(vocab, project.path / "data/prepared/val.txt")
+    other = FAMILIES["ngram"].fit(config, FitData(vocab, other_words, other_words, max_len=50)).model
+    save_model(project.path / "data/models/count.pt", other, "count")
+    stale = (
+        "stale: data/models/count.pt is not the file metrics/evaluate/count.json measured: run `dvc repro`"
+    )
+    (row,) = [line for line in makemore(project, "models").stdout.splitlines() if line.split()[0] == "count"]
+    assert row.endswith(stale)
+    board = ApiProject(project.path).leaderboard().set_index("model")
+    assert board.loc["count", "status"] == stale and board.loc["count", ["train", "val", "test"]].isna().all()
+    assert (board.drop(index="count")["status"] == "ok").all()
+    project.dvc("repro")  # the model of its params and data again, and its metrics of it
+    assert ApiProject(project.path).leaderboard().set_index("model").loc["count", "status"] == "ok"
 
 
 @pytest.mark.long
