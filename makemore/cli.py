@@ -103,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     serve_command.add_argument(
         "--host",
         default="127.0.0.1",
-        help="the address to listen on (default: %(default)s, this machine only)",
+        help="the address to listen on (default: %(default)s, this machine only; an empty one is the default)",
     )
     serve_command.add_argument(
         "--port", type=int_in(0, 65535), default=8000, help="0: any free port (default: %(default)s)"

@@ -28,6 +28,7 @@ MAX_WORDS = 8  # words scored at once
 MAX_CHARACTERS = 64  # in a word to score
 MAX_SAMPLES = 200  # words drawn at once
 MAX_TEMPERATURE = 100.0  # past it every distribution is flat to 4 decimals
+THIS_MACHINE = "127.0.0.1"  # the host served when none is given: an empty one would bind every interface
 
 
 class UnknownModel(MakemoreError):
@@ -138,7 +139,9 @@ def scored(word: str, scores: pd.DataFrame) -> dict:
 
 
 def serve(project: Project, host: str, port: int) -> None:
-    """Serve the page until Ctrl-C; port 0 takes any free one. The URL is printed once the page can be opened."""
+    """Serve the page until Ctrl-C; a blank host is 127.0.0.1, port 0 takes any free one. The URL is printed once
+    the page can be opened."""
+    host = host.strip() or THIS_MACHINE
     explore = app(project)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listening = socket.socket(family, socket.SOCK_STREAM)

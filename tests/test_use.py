@@ -115,17 +115,18 @@ def test_a_mistake_in_python_is_refused_in_one_line(reproduced_template, call_on
 
 
 @contextlib.contextmanager
-def served(reproduced_template: Path) -> Iterator[str]:
-    """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL; then Ctrl-C."""
+def served(folder: Path, *options: str) -> Iterator[str]:
+    """`makemore serve` on any free port (of 127.0.0.1 unless `options` say otherwise), run in `folder`: the URL
+    it prints; then Ctrl-C."""
     server = subprocess.Popen(
-        [BIN / "makemore", "serve", "--port", "0"],
-        cwd=reproduced_template,
+        [BIN / "makemore", "serve", "--port", "0", *options],
+        cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     line = server.stdout.readline()  # printed once the page can be opened
-    url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    url = re.search(r"http://\S+:\d+/", line)
     assert url, line + server.stderr.read()
     yield url[0]
     server.send_signal(signal.SIGINT)  # Ctrl-C: it stops quietly, and ends as a command stopped by it does
@@ -143,6 +144,12 @@ def test_the_page_shows_what_makemore_prints_and_a_bad_request_gets_a_4xx_in_one
             if message is not None:
                 assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
             assert get(url + "api/sample?model=count&num=2")[0] == 200  # it keeps serving
+
+
+def test_a_blank_host_serves_this_machine_only(reproduced_template):
+    with served(reproduced_template, "--host", "") as url:  # `--host "$HOST"` in a script with HOST unset
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+        assert get(url + "api/sample?model=count&num=1")[0] == 200
 
 
 def check_the_page(url: str, reproduced_template: Path) -> None:
