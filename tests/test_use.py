@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -152,6 +153,37 @@ def test_a_blank_host_serves_this_machine_only(reproduced_template):
         assert get(url + "api/sample?model=count&num=1")[0] == 200
 
 
+def test_a_request_for_another_host_gets_a_4xx_in_one_line(reproduced_template):
+    """A page of another site whose name now points at 127.0.0.1 (DNS rebinding) sends its own name as the Host:
+    it is refused, as is the right name on another port; the loopback names with the served port are answered."""
+    with served(reproduced_template) as url:
+        port = urllib.parse.urlsplit(url).port
+        for host in [f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", f"LocalHost:{port}"]:
+            assert get(url + "api/sample?model=count&num=1", host)[0] == 200, host
+        for host in [
+            f"rebound.example:{port}",
+            f"127.0.0.1:{port}.rebound.example",
+            f"localhost:{port + 1}",
+            "localhost",
+            "",
+            "a" * 5000,
+        ]:
+            code, body = get(url + "api/leaderboard", host)
+            assert code == 400 and list(body) == ["error"] and "\n" not in body["error"], host
+            assert body["error"].startswith(f"Host {host[:20]!r}"[:-1]) and len(body["error"]) < 300, host
+        assert get(url, f"rebound.example:{port}")[1] == {
+            "error": f"Host 'rebound.example:{port}': not an address of this page "
+            f"(it answers to 127.0.0.1:{port}, [::1]:{port}, localhost:{port})"
+        }
+
+
+def test_a_wildcard_host_answers_any_host_header(reproduced_template):
+    with served(reproduced_template, "--host", "0.0.0.0") as url:  # every interface: open to the network
+        port = urllib.parse.urlsplit(url).port
+        for host in [f"127.0.0.1:{port}", f"my-laptop.local:{port}", "192.0.2.7:8080"]:
+            assert get(f"http://127.0.0.1:{port}/api/sample?model=count&num=1", host)[0] == 200, host
+
+
 def check_the_page(url: str, reproduced_template: Path) -> None:
     """In Chromium: the heatmap of typed words is `makemore score`'s, its rows the leaderboard's order, sampling
     is `makemore sample`'s, an unknown character shows its one line, and nothing is asked of another host."""
@@ -217,9 +249,12 @@ def check_the_page(url: str, reproduced_template: Path) -> None:
     assert not elsewhere and not errors
 
 
-def get(url: str) -> tuple[int, dict]:
+def get(url: str, host: str | None = None) -> tuple[int, dict]:
+    """The status and JSON of a GET, with `host` as its Host header if given (as a page of another site whose
+    name now points at this machine sends it)."""
+    request = urllib.request.Request(url, headers={} if host is None else {"Host": host})
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
