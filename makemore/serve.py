@@ -136,7 +136,8 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
             {key: number(value) if isinstance(value, float) else value for key, value in row.items()}
             for row in board.to_dict("records")
         ]
-        return {"project": str(project.root.absolute()), "rows": rows, "served": list(served)}
+        # The project's folder by its name: an answer holds no absolute path (the console line at start does).
+        return {"project": project.root.absolute().name, "rows": rows, "served": list(served)}
 
     @explore.get("/api/score")
     def score(

@@ -184,6 +184,21 @@ def test_a_wildcard_host_answers_any_host_header(reproduced_template):
             assert get(f"http://127.0.0.1:{port}/api/sample?model=count&num=1", host)[0] == 200, host
 
 
+def test_no_answer_holds_an_absolute_path(reproduced_template):
+    with served(reproduced_template / "data") as url:  # started in a folder below the project's
+        answers = [
+            get(url + request_path)[1]
+            for request_path in [
+                "api/leaderboard",
+                "api/score?words=Andrej",
+                "api/sample?model=gpt",
+                "nowhere",
+            ]
+        ]
+    assert answers[0]["project"] == reproduced_template.name  # what the page shows: the project's folder
+    assert str(reproduced_template.parent) not in json.dumps(answers)
+
+
 def check_the_page(url: str, reproduced_template: Path) -> None:
     """In Chromium: the heatmap of typed words is `makemore score`'s, its rows the leaderboard's order, sampling
     is `makemore sample`'s, an unknown character shows its one line, and nothing is asked of another host."""
