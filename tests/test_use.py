@@ -129,9 +129,12 @@ def served(folder: Path, *options: str) -> Iterator[str]:
     line = server.stdout.readline()  # printed once the page can be opened
     url = re.search(r"http://\S+:\d+/", line)
     assert url, line + server.stderr.read()
-    yield url[0]
-    server.send_signal(signal.SIGINT)  # Ctrl-C: it stops quietly, and ends as a command stopped by it does
-    assert server.wait(timeout=60) == -signal.SIGINT
+    try:
+        yield url[0]
+    finally:  # Ctrl-C, even after a failed check: no server is left behind
+        server.send_signal(signal.SIGINT)
+        stopped = server.wait(timeout=60)
+    assert stopped == -signal.SIGINT  # it stopped quietly, and ended as a command stopped by Ctrl-C does
     assert server.stderr.read() == "interrupted\n"  # one line, as any makemore command says it
 
 
