@@ -103,7 +103,9 @@ def parser() -> argparse.ArgumentParser:
     serve_command.add_argument(
         "--host",
         default="127.0.0.1",
-        help="the address to listen on (default: %(default)s, this machine only)",
+        help="the address to listen on (default: %(default)s, this machine only, as is an empty one). The page "
+        "answers only a request for this address, localhost, 127.0.0.1 or [::1] at its port, any other with "
+        "a 400; 0.0.0.0 or :: listens on every interface and answers any name: the page is open to the network",
     )
     serve_command.add_argument(
         "--port", type=int_in(0, 65535), default=8000, help="0: any free port (default: %(default)s)"

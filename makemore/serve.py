@@ -3,9 +3,11 @@ every model, a heatmap with the models as rows; sample from any model; read the 
 
 FastAPI answers the page (makemore/explore.html: plain HTML and script, nothing from the network) and its JSON
 requests through makemore.api.Project, the code path of the `makemore` command; uvicorn serves it, on
-127.0.0.1 unless told otherwise. Inputs are bounded, and a bad request gets a 4xx with `{"error": ONE LINE}`.
+127.0.0.1 unless told otherwise, to requests for the address served only (a wildcard one takes any). Inputs are
+bounded, and a bad request gets a 4xx with `{"error": ONE LINE}`.
 """
 
+import ipaddress
 import math
 import socket
 import sys
@@ -17,7 +19,9 @@ import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from makemore import MakemoreError
 from makemore.api import DEFAULT_SEED, Project, Trained
@@ -28,10 +32,42 @@ MAX_WORDS = 8  # words scored at once
 MAX_CHARACTERS = 64  # in a word to score
 MAX_SAMPLES = 200  # words drawn at once
 MAX_TEMPERATURE = 100.0  # past it every distribution is flat to 4 decimals
+THIS_MACHINE = "127.0.0.1"  # the host served when none is given: an empty one would bind every interface
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")  # the page answers to these too, with its port
 
 
 class UnknownModel(MakemoreError):
     """A request for a model the page does not serve: 404."""
+
+
+class ServedHostsOnly:
+    """ASGI middleware: a request whose Host header is not one of `hosts` gets a 400 and one line, before any
+    route sees it. A page of another site whose name now points at this machine (DNS rebinding) sends that
+    name as the Host, and so cannot read the answers."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = Headers(scope=scope).get("host", "")
+        if scope["type"] != "http" or host.lower() in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        shown = host if len(host) <= 100 else host[:100] + "..."
+        refusal = (
+            f"Host {shown!r}: not an address of this page (it answers to {', '.join(sorted(self.hosts))})"
+        )
+        await JSONResponse({"error": refusal}, status_code=400)(scope, receive, send)
+
+
+def served_hosts(host: str, address: str, port: int) -> frozenset[str] | None:
+    """The Host headers the page answers: the host as given, the address bound and the loopback names, each with
+    the port (and without it on port 80, as a browser sends it). None, every one, on a wildcard address
+    (0.0.0.0, ::): the page is then open to the network, under whatever name the machine has there."""
+    if ipaddress.ip_address(address).is_unspecified:
+        return None
+    names = {f"[{name}]" if ":" in name else name for name in (host.lower(), address, *LOOPBACK_NAMES)}
+    return frozenset({f"{name}:{port}" for name in names} | (names if port == 80 else set()))
 
 
 def number(value: float) -> float | str | None:
@@ -56,7 +92,7 @@ def loadable(project: Project) -> tuple[pd.DataFrame, dict[str, Trained]]:
     return board, served
 
 
-def app(project: Project) -> FastAPI:
+def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
     board, served = loadable(project)
     longest, why = min(
         [(MAX_CHARACTERS, "the page's bound")]
@@ -68,6 +104,8 @@ def app(project: Project) -> FastAPI:
     )
     page = files("makemore").joinpath("explore.html").read_text(encoding="utf-8")
     explore = FastAPI(title="makemore", docs_url=None, redoc_url=None, openapi_url=None)
+    if hosts is not None:
+        explore.add_middleware(ServedHostsOnly, hosts=hosts)
 
     @explore.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -98,7 +136,8 @@ def app(project: Project) -> FastAPI:
             {key: number(value) if isinstance(value, float) else value for key, value in row.items()}
             for row in board.to_dict("records")
         ]
-        return {"project": str(project.root.absolute()), "rows": rows, "served": list(served)}
+        # The project's folder by its name: an answer holds no absolute path (the console line at start does).
+        return {"project": project.root.absolute().name, "rows": rows, "served": list(served)}
 
     @explore.get("/api/score")
     def score(
@@ -138,8 +177,9 @@ def scored(word: str, scores: pd.DataFrame) -> dict:
 
 
 def serve(project: Project, host: str, port: int) -> None:
-    """Serve the page until Ctrl-C; port 0 takes any free one. The URL is printed once the page can be opened."""
-    explore = app(project)
+    """Serve the page until Ctrl-C; a blank host is 127.0.0.1, port 0 takes any free one. The URL is printed once
+    the page can be opened."""
+    host = host.strip() or THIS_MACHINE
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listening = socket.socket(family, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,8 +189,9 @@ def serve(project: Project, host: str, port: int) -> None:
         raise MakemoreError(
             f"cannot serve on {host}:{port}: {e.strerror} (choose another --host or --port)"
         ) from None
-    listening.listen(128)  # a browser that connects from now on waits for the server, not refused
     where = listening.getsockname()
+    explore = app(project, served_hosts(host, where[0], where[1]))
+    listening.listen(128)  # a browser that connects from now on waits for the server, not refused
     url = f"http://{f'[{where[0]}]' if family == socket.AF_INET6 else where[0]}:{where[1]}/"
     print(f"serving the models of {project.root.absolute()} on {url} (Ctrl-C stops)", flush=True)
     uvicorn.Server(uvicorn.Config(explore, log_level="warning")).run(sockets=[listening])

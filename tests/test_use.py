@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -150,21 +151,25 @@ def test_ctrl_c_while_the_command_imports_torch_is_one_line(tmp_path):
 
 
 @contextlib.contextmanager
-def served(reproduced_template: Path) -> Iterator[str]:
-    """`makemore serve` on any free port of 127.0.0.1, in the reproduced project: its URL; then Ctrl-C."""
+def served(folder: Path, *options: str) -> Iterator[str]:
+    """`makemore serve` on any free port (of 127.0.0.1 unless `options` say otherwise), run in `folder`: the URL
+    it prints; then Ctrl-C."""
     server = subprocess.Popen(
-        [BIN / "makemore", "serve", "--port", "0"],
-        cwd=reproduced_template,
+        [BIN / "makemore", "serve", "--port", "0", *options],
+        cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     line = server.stdout.readline()  # printed once the page can be opened
-    url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    url = re.search(r"http://\S+:\d+/", line)
     assert url, line + server.stderr.read()
-    yield url[0]
-    server.send_signal(signal.SIGINT)  # Ctrl-C: it stops quietly, and ends as a command stopped by it does
-    assert server.wait(timeout=60) == -signal.SIGINT
+    try:
+        yield url[0]
+    finally:  # Ctrl-C, even after a failed check: no server is left behind
+        server.send_signal(signal.SIGINT)
+        stopped = server.wait(timeout=60)
+    assert stopped == -signal.SIGINT  # it stopped quietly, and ended as a command stopped by Ctrl-C does
     assert server.stderr.read() == "interrupted\n"  # one line, as any makemore command says it
 
 
@@ -178,6 +183,58 @@ def test_the_page_shows_what_makemore_prints_and_a_bad_request_gets_a_4xx_in_one
             if message is not None:
                 assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
             assert get(url + "api/sample?model=count&num=2")[0] == 200  # it keeps serving
+
+
+def test_a_blank_host_serves_this_machine_only(reproduced_template):
+    with served(reproduced_template, "--host", "") as url:  # `--host "$HOST"` in a script with HOST unset
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+        assert get(url + "api/sample?model=count&num=1")[0] == 200
+
+
+def test_a_request_for_another_host_gets_a_4xx_in_one_line(reproduced_template):
+    """A page of another site whose name now points at 127.0.0.1 (DNS rebinding) sends its own name as the Host:
+    it is refused, as is the right name on another port; the loopback names with the served port are answered."""
+    with served(reproduced_template) as url:
+        port = urllib.parse.urlsplit(url).port
+        for host in [f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", f"LocalHost:{port}"]:
+            assert get(url + "api/sample?model=count&num=1", host)[0] == 200, host
+        for host in [
+            f"rebound.example:{port}",
+            f"127.0.0.1:{port}.rebound.example",
+            f"localhost:{port + 1}",
+            "localhost",
+            "",
+            "a" * 5000,
+        ]:
+            code, body = get(url + "api/leaderboard", host)
+            assert code == 400 and list(body) == ["error"] and "\n" not in body["error"], host
+            assert body["error"].startswith(f"Host {host[:20]!r}"[:-1]) and len(body["error"]) < 300, host
+        assert get(url, f"rebound.example:{port}")[1] == {
+            "error": f"Host 'rebound.example:{port}': not an address of this page "
+            f"(it answers to 127.0.0.1:{port}, [::1]:{port}, localhost:{port})"
+        }
+
+
+def test_a_wildcard_host_answers_any_host_header(reproduced_template):
+    with served(reproduced_template, "--host", "0.0.0.0") as url:  # every interface: open to the network
+        port = urllib.parse.urlsplit(url).port
+        for host in [f"127.0.0.1:{port}", f"my-laptop.local:{port}", "192.0.2.7:8080"]:
+            assert get(f"http://127.0.0.1:{port}/api/sample?model=count&num=1", host)[0] == 200, host
+
+
+def test_no_answer_holds_an_absolute_path(reproduced_template):
+    with served(reproduced_template / "data") as url:  # started in a folder below the project's
+        answers = [
+            get(url + request_path)[1]
+            for request_path in [
+                "api/leaderboard",
+                "api/score?words=Andrej",
+                "api/sample?model=gpt",
+                "nowhere",
+            ]
+        ]
+    assert answers[0]["project"] == reproduced_template.name  # what the page shows: the project's folder
+    assert str(reproduced_template.parent) not in json.dumps(answers)
 
 
 def check_the_page(url: str, reproduced_template: Path) -> None:
@@ -245,9 +302,12 @@ def check_the_page(url: str, reproduced_template: Path) -> None:
     assert not elsewhere and not errors
 
 
-def get(url: str) -> tuple[int, dict]:
+def get(url: str, host: str | None = None) -> tuple[int, dict]:
+    """The status and JSON of a GET, with `host` as its Host header if given (as a page of another site whose
+    name now points at this machine sends it)."""
+    request = urllib.request.Request(url, headers={} if host is None else {"Host": host})
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
