@@ -28,8 +28,9 @@ DIGEST_KEY = "makemore-inputs"
 
 
 def page_digest(root: Path) -> str:
-    """sha256 of what the screenshot shows: the page, and each model's params and metrics."""
+    """sha256 of what the screenshot shows: the page and its server, and each model's params and metrics."""
     digest = hashlib.sha256((root / "makemore/explore.html").read_bytes())
+    digest.update((root / "makemore/serve.py").read_bytes())
     models = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["models"]
     digest.update(json.dumps(models, sort_keys=True).encode())
     for name in models:
