@@ -23,7 +23,8 @@ from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config
 from makemore.models.network import IGNORED, Batches, Network, parameter_groups
 from makemore.params import load_params
-from makemore.vocab import Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, ROUNDS = 30, 3  # steps in a round, timed rounds per loop
