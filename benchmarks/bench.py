@@ -2,7 +2,9 @@
 
     python benchmarks/bench.py      (what `make bench` runs; prints a table, asserts nothing)
 
-Every figure is measured in this one run, and each ratio is against a baseline measured here too.
+Every figure is measured in this one run, and each ratio is against a baseline measured here too. With
+MAKEMORE_BENCH_TINY=1 (the tests' size) it takes the first TINY_WORDS words, times everything once, and
+reproduces only the `prepare` stage.
 """
 
 import os
@@ -28,14 +30,19 @@ from makemore.splits import split_words
 from makemore.vocab import SPLITS, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' size: seconds, not minutes (tests/test_bench.py).
+TINY = os.environ.get("MAKEMORE_BENCH_TINY") == "1"
+TINY_WORDS = 300
 TARGET_GAP = 0.01  # nats above the maximum-likelihood NLL
-LECTURE_CAP_SECONDS = 30.0
+LECTURE_CAP_SECONDS = 0.1 if TINY else 30.0
+PIPELINE_CAP_SECONDS = 0.1 if TINY else 60.0
+DVC_TARGETS = ["prepare"] if TINY else []  # the stages `dvc repro` runs: all of them but in tiny mode
 
 
 def best_time(fn, repeats: int) -> float:
     """The fastest of `repeats` runs, in seconds: the least disturbed by the rest of the machine."""
     times = []
-    for _ in range(repeats):
+    for _ in range(1 if TINY else repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -93,10 +100,8 @@ def ngram_seconds(config: NGramConfig, vocab: Vocabulary, positions: dict[str, P
     return time.perf_counter() - start
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+def timed(cmd: list[str], cwd: Path, repeats: int = 1) -> float:
+    return best_time(lambda: subprocess.run(cmd, cwd=cwd, check=True, capture_output=True), repeats)
 
 
 def row(what: str, lecture: str, pipeline: str, ratio: str, target: str) -> None:
@@ -106,7 +111,7 @@ def row(what: str, lecture: str, pipeline: str, ratio: str, target: str) -> None
 def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     params = load_params(ROOT / "params.yaml")
-    words = read_words(ROOT / params.data.path, params.data.max_len)
+    words = read_words(ROOT / params.data.path, params.data.max_len)[: TINY_WORDS if TINY else None]
     vocab = Vocabulary.from_words(words)
     stoi = {c: i for i, c in enumerate(vocab.labels)}
     ids = vocab.encode(words)
@@ -156,7 +161,7 @@ def main() -> None:
         W,
         lambda W: data_loss(W, counts_f).item(),
         optimum,
-        60.0,
+        PIPELINE_CAP_SECONDS,
     )
     W = W0.clone().requires_grad_()
     lecture_nll = lambda W: F.cross_entropy(W.detach()[xs], ys).item()  # noqa: E731
@@ -166,7 +171,7 @@ def main() -> None:
     reached = (
         f"{lecture:.1f} s ({lecture_steps} steps)"
         if lecture_gap < TARGET_GAP
-        else f"not in {LECTURE_CAP_SECONDS:.0f} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
+        else f"not in {LECTURE_CAP_SECONDS:g} s: {lecture_gap:.4f} nats above after {lecture_steps} steps"
     )
     ratio = (
         f"{lecture / pipeline:,.0f}x faster"
@@ -208,22 +213,20 @@ def main() -> None:
         for outputs in ("metrics", "dvc.lock"):  # from scratch: nothing the committed run left
             path = project / outputs
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        scratch = timed(["dvc", "repro"], project)
+        scratch = timed(["dvc", "repro", *DVC_TARGETS], project)
         stages = len(
             subprocess.run(
-                ["dvc", "stage", "list", "--name-only"],
+                ["dvc", "stage", "list", "--name-only", *DVC_TARGETS],
                 cwd=project,
                 check=True,
                 capture_output=True,
                 text=True,
             ).stdout.split()
         )
-        noop = min(timed(["dvc", "repro"], project) for _ in range(3))
-        python = min(timed([sys.executable, "-c", "pass"], project) for _ in range(3))
-        torch_import = min(timed([sys.executable, "-c", "import torch"], project) for _ in range(3)) - python
-        dvc_import = (
-            min(timed([sys.executable, "-c", "import dvc.cli, dvc.repo"], project) for _ in range(3)) - python
-        )
+        noop = timed(["dvc", "repro", *DVC_TARGETS], project, repeats=3)
+        python = timed([sys.executable, "-c", "pass"], project, repeats=3)
+        torch_import = timed([sys.executable, "-c", "import torch"], project, repeats=3) - python
+        dvc_import = timed([sys.executable, "-c", "import dvc.cli, dvc.repo"], project, repeats=3) - python
     row(
         f"`dvc repro` from scratch ({stages} stages)",
         "",

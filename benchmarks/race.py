@@ -8,9 +8,11 @@ every 500 steps a loss estimated on 10 batches of 100 train and val words, on it
 `Transformer.fit` with params.yaml's `transformer` instance: its batch, warm-up and decay, and its exact val
 NLL every `eval_every` steps, on its clock too. Both train the same net (the instance's architecture, seed
 and dropout). The target is the exact val NLL the loop reaches after 4,000 steps, measured off its clock
-every 250 steps; each recipe's time is the wall time until its exact val NLL first reaches it.
+every 250 steps; each recipe's time is the wall time until its exact val NLL first reaches it. With
+MAKEMORE_BENCH_TINY=1 (the tests' size) it takes the first TINY_WORDS words, and each recipe trains 20 steps.
 """
 
+import os
 import time
 from pathlib import Path
 
@@ -29,8 +31,13 @@ from makemore.splits import split_words
 from makemore.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-LOOP_STEPS, BATCH, LR = 4000, 32, 5e-4
-MEASURE_EVERY = 250  # steps between the loop's exact val NLLs, off its clock
+# The tests' size: seconds, not minutes (tests/test_bench.py).
+TINY = os.environ.get("MAKEMORE_BENCH_TINY") == "1"
+TINY_WORDS = 300
+TINY_TRAINING = {"steps": 20, "batch_size": 32, "warmup": 5, "eval_every": 10}  # the pipeline's, in tiny mode
+LOOP_STEPS, BATCH, LR = (20 if TINY else 4000), 32, 5e-4
+MEASURE_EVERY = 10 if TINY else 250  # steps between the loop's exact val NLLs, off its clock
+ESTIMATE_EVERY = 10 if TINY else 500  # steps between the loop's estimated losses, on its clock
 
 
 class WordDataset(Dataset):
@@ -97,7 +104,7 @@ def straightforward(
         net.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % 500 == 0:
+        if step % ESTIMATE_EVERY == 0:
             estimated_loss(net, train_set), estimated_loss(net, val_set)
         clock += time.perf_counter() - start
         if step % MEASURE_EVERY == 0:
@@ -113,7 +120,9 @@ def first_reaching(points: list[tuple[int, float, float]], target: float) -> tup
 def main() -> None:
     params = load_params(ROOT / "params.yaml")
     config = instance_config("transformer", ROOT / "params.yaml")
-    words = read_words(ROOT / params.data.path, params.data.max_len)
+    if TINY:
+        config = type(config).model_validate(config.model_dump() | TINY_TRAINING)
+    words = read_words(ROOT / params.data.path, params.data.max_len)[: TINY_WORDS if TINY else None]
     vocab = Vocabulary.from_words(words)
     splits = split_words(words, params.split.fractions, params.split.seed)
     train, val = Positions.of(vocab, splits["train"]), Positions.of(vocab, splits["val"])

@@ -6,7 +6,9 @@ Kneser-Ney model) on 5M and 50M words, and with a GPU the GRU on 5M words.
 The corpus is sampled from the count model of the default names (k 1, a seeded generator),
 so it has their alphabet and length distribution; smaller sizes are its first lines. Each stage runs
 as the pipeline runs it, a separate process, and is measured by wall time and peak resident memory
-(VmHWM of that process). Prints a table; asserts nothing.
+(VmHWM of that process). Prints a table; asserts nothing. With MAKEMORE_BENCH_TINY=1 (the tests' size) the
+default size is TINY_SIZE words, only the count model's stages run, Python's start is timed once, and the GRU
+(with a GPU) trains 20 steps.
 """
 
 import argparse
@@ -26,11 +28,16 @@ from makemore.bigram import count_bigrams
 from makemore.vocab import BOUNDARY, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' size: seconds, not minutes (tests/test_bench.py).
+TINY = os.environ.get("MAKEMORE_BENCH_TINY") == "1"
+TINY_SIZE = 1000
+GRU_TRAINING = {"steps": 20, "warmup": 5, "eval_every": 10} if TINY else {}  # the GRU's params changed
 MODELS = [
     "count",
     "kneser_ney",
 ]  # the lecture's count model, and the best count model of the ladder (order 6)
-STAGES = [["prepare"], *(["train", model] for model in MODELS), *(["evaluate", model] for model in MODELS)]
+TRAINED = MODELS[:1] if TINY else MODELS  # the models whose stages run
+STAGES = [["prepare"], *(["train", model] for model in TRAINED), *(["evaluate", model] for model in TRAINED)]
 # with a GPU: the GRU trained on it (its default steps), and evaluated, on the smallest size
 GPU_STAGES = [["train", "gru"], ["evaluate", "gru"]]
 CHUNK = 500_000  # words sampled at once
@@ -47,13 +54,14 @@ def write_corpus(path: Path, num: int, seed: int = 0, max_len: int = 30) -> None
     cdf = probs.double().cumsum(1)
     generator = torch.Generator().manual_seed(seed)
     written = 0
+    chunk = min(CHUNK, num)
     with path.open("w", encoding="utf-8") as f:
         while written < num:
-            ix = torch.full((CHUNK,), BOUNDARY)
-            ids = torch.zeros((CHUNK, max_len + 1), dtype=torch.long)  # the last column stays a boundary
+            ix = torch.full((chunk,), BOUNDARY)
+            ids = torch.zeros((chunk, max_len + 1), dtype=torch.long)  # the last column stays a boundary
             # every word of the chunk takes its next step at once; ended words stay ended
             for t in range(max_len):
-                uniform = torch.rand((CHUNK, 1), generator=generator, dtype=torch.float64)
+                uniform = torch.rand((chunk, 1), generator=generator, dtype=torch.float64)
                 # inverse CDF
                 drawn = torch.searchsorted(cdf[ix], uniform).squeeze(1).clamp(max=vocab.size - 1)
                 ix = drawn * (ix != BOUNDARY if t else 1)
@@ -101,12 +109,14 @@ def startup_seconds(cwd: Path) -> float:
         subprocess.run([sys.executable, "-c", "import makemore.models"], cwd=cwd, check=True)
         return time.perf_counter() - start
 
-    return min(once() for _ in range(3))
+    return min(once() for _ in range(1 if TINY else 3))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[5_000_000, 50_000_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[TINY_SIZE] if TINY else [5_000_000, 50_000_000]
+    )
     sizes = parser.parse_args().sizes
     gpu = torch.cuda.is_available()
     params_gru = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]["gru"]
@@ -128,7 +138,7 @@ def main() -> None:
             params = yaml.safe_load((ROOT / "params.yaml").read_text())
             params["data"]["path"] = "data/words.txt"
             params["models"] = {name: params["models"][name] for name in MODELS}
-            params["models"]["gru"] = params_gru | {"device": "auto", "processes": "auto"}
+            params["models"]["gru"] = params_gru | GRU_TRAINING | {"device": "auto", "processes": "auto"}
             (workdir / "params.yaml").write_text(yaml.safe_dump(params))
             (workdir / "stages").symlink_to(
                 ROOT / "stages"

@@ -1,12 +1,15 @@
 """The page of `makemore serve` on the committed models: how soon it shows, and how fast the ladder scores a word.
 
-    python benchmarks/serve.py      (part of `make bench`, after `make repro` or `dvc pull`; prints, asserts nothing)
+    python benchmarks/serve.py [PROJECT]    (part of `make bench`, after `make repro` or `dvc pull`; prints, asserts nothing)
 
 Targets: the first view (the page, its leaderboard and the heatmap of its first word, drawn in headless
 Chromium) under 2 s after the server says it is up; a word of 50 characters scored by every model under 0.5 s
 a request. The baseline of the second is the same scoring in-process through makemore.api, without HTTP.
+PROJECT is the reproduced project to serve (this checkout by default). With MAKEMORE_BENCH_TINY=1 (the tests'
+size) each way scores the word TINY_REPEATS times.
 """
 
+import os
 import re
 import shutil
 import statistics
@@ -22,14 +25,18 @@ from makemore.api import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 WORD = "abcdefghijklmnopqrstuvwxyz" + "abcdefghijklmnopqrstuvwx"  # 50 characters, every letter
-REPEATS = 20
+# The tests' size: seconds, not minutes (tests/test_bench.py).
+TINY = os.environ.get("MAKEMORE_BENCH_TINY") == "1"
+TINY_REPEATS = 2
+REPEATS = TINY_REPEATS if TINY else 20
 
 
 def main() -> None:
+    project_path = Path(sys.argv[1]) if sys.argv[1:] else ROOT
     started = time.perf_counter()
     server = subprocess.Popen(
         [Path(sys.executable).parent / "makemore", "serve", "--port", "0"],
-        cwd=ROOT,
+        cwd=project_path,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -55,7 +62,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    project = Project(ROOT)
+    project = Project(project_path)
     project.score([WORD])  # each model loaded once, as the server did before it said it was up
     in_process = []
     for _ in range(REPEATS):

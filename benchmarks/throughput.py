@@ -8,9 +8,12 @@ straightforward loop reads a word a row, padded to the longest of its batch (mak
 pipeline's until it packed its batches); the pipeline's draws its batches as `Network.fit` does: rows of whole
 words one after another, or for a recurrent net, words that its cell reads only up to their ends. A token is a
 predicted position (padding is not one). The loops take turns, ROUNDS rounds each after a warm-up round, and
-each loop's figure is its fastest round: the least disturbed by the rest of the machine.
+each loop's figure is its fastest round: the least disturbed by the rest of the machine. With
+MAKEMORE_BENCH_TINY=1 (the tests' size) it takes the first TINY_WORDS words and batches of TINY_BATCH words,
+and times one round of 2 steps.
 """
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +26,14 @@ from makemore.contexts import Positions
 from makemore.models import FAMILIES, instance_config
 from makemore.models.network import IGNORED, Batches, Network, parameter_groups
 from makemore.params import load_params
-from makemore.vocab import Vocabulary, split_words
+from makemore.splits import split_words
+from makemore.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS, ROUNDS = 30, 3  # steps in a round, timed rounds per loop
+# The tests' size: seconds, not minutes (tests/test_bench.py).
+TINY = os.environ.get("MAKEMORE_BENCH_TINY") == "1"
+TINY_WORDS, TINY_BATCH = 300, 8
+STEPS, ROUNDS = (2, 1) if TINY else (30, 3)  # steps in a round, timed rounds per loop
 
 
 class Loop:
@@ -67,7 +74,7 @@ class Loop:
 def main() -> None:
     torch.manual_seed(0)
     params = load_params(ROOT / "params.yaml")
-    words = read_words(ROOT / params.data.path, params.data.max_len)
+    words = read_words(ROOT / params.data.path, params.data.max_len)[: TINY_WORDS if TINY else None]
     vocab = Vocabulary.from_words(words)
     train = split_words(words, params.split.fractions, params.split.seed)["train"]
     batches = Batches.of(Positions.of(vocab, train))
@@ -85,7 +92,8 @@ def main() -> None:
         seen.add(variant)
         config = instance_config(name, ROOT / "params.yaml")
         net = family.Net(config, vocab.size, family.context_length_for(config, params.data.max_len)).train()
-        loops = [Loop(net, batches, config.batch_size, straightforward) for straightforward in (True, False)]
+        batch_size = TINY_BATCH if TINY else config.batch_size
+        loops = [Loop(net, batches, batch_size, straightforward) for straightforward in (True, False)]
         fastest = [0.0, 0.0]
         for round_ in range(ROUNDS + 1):  # the first round warms up
             for i, loop in enumerate(loops):
