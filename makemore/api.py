@@ -26,7 +26,6 @@ from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
 from makemore.sampling import generate
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
-DEFAULT_SEED = 2147483647  # the lecture's, and params.yaml's sample.seed
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
 NO_MODEL = "no model file here (dvc repro, or dvc pull)"
 
@@ -50,26 +49,22 @@ class Trained:
     vocab_file: Path  # where its vocabulary came from, for the messages
     sha256: str  # of the model file it was read from, as its metrics record it
 
-    def samples(
-        self,
-        num: int = 10,
-        seed: int = DEFAULT_SEED,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        max_len: int = 50,
-    ) -> Iterator[str]:
-        """`num` new words, one at a time as they are drawn (for a reader that may stop early). The same seed gives
-        the same words, and a seed's first words are the same for any num; with params.yaml's sample settings and
-        num 1000 they are the pipeline's data/samples/NAME.txt. The settings are checked as params.yaml's
-        `sample:` is, each bad one refused in one line."""
-        settings = {"num": num, "seed": seed, "max_len": max_len, "temperature": temperature, "top_k": top_k}
-        validated(Sample, settings, f"{self.name}.sample()")
-        for ids in generate(self.model, num, seed, max_len, temperature, top_k):
+    def samples(self, num: int | None = None, **settings: object) -> Iterator[str]:
+        """`num` new words, one at a time as they are drawn (for a reader that may stop early); `settings` are the
+        other fields of params.yaml's `sample:` (seed, max_len, temperature, top_k), each defaulting to the sample
+        schema's (makemore/params.py: Sample) and checked by it, a bad one refused in one line. The same seed gives
+        the same words, and a seed's first words are the same for any num; with params.yaml's sample settings
+        they are the pipeline's data/samples/NAME.txt."""
+        chosen = validated(Sample, settings | ({} if num is None else {"num": num}), f"{self.name}.sample()")
+        drawn = generate(
+            self.model, chosen.num, chosen.seed, chosen.max_len, chosen.temperature, chosen.top_k
+        )
+        for ids in drawn:
             yield self.model.vocab.decode(ids)
 
-    def sample(self, *settings, **named) -> list[str]:
+    def sample(self, num: int | None = None, **settings: object) -> list[str]:
         """The words of `samples`, as a list."""
-        return list(self.samples(*settings, **named))
+        return list(self.samples(num, **settings))
 
     def score(self, words: Iterable[str]) -> pd.DataFrame:
         """One row per predicted token of each word (its characters, then the end): the word, the position, the

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from makemore import MakemoreError
-from makemore.api import DEFAULT_SEED, Project, project_root
-from makemore.params import MAX_LENGTH, MAX_SEED, int_in, positive_float, positive_int
+from makemore.api import Project, project_root
+from makemore.params import Sample, field_option, int_in
 
 
 def model_names(project: Project, chosen: str | None) -> list[str]:
@@ -51,7 +51,8 @@ def sample_words(args: argparse.Namespace) -> None:
             "params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)"
         )
     (name,) = model_names(project, args.model or "count")
-    for word in project.load(name).samples(args.num, args.seed, args.temperature, args.top_k, args.max_len):
+    settings = {name: getattr(args, name) for name in Sample.model_fields}
+    for word in project.load(name).samples(**settings):
         print(word)
 
 
@@ -121,35 +122,18 @@ def serve_page(args: argparse.Namespace) -> None:
 
 
 def add_sample_options(command: argparse.ArgumentParser) -> None:
+    """The `sample` command's options: --model, and every field of the sample schema with its default and help."""
     command.add_argument(
         "--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)"
     )
-    command.add_argument("--num", type=positive_int, default=10, help="how many words (default: %(default)s)")
-    command.add_argument(
-        "--seed",
-        type=int_in(0, MAX_SEED),
-        default=DEFAULT_SEED,
-        help="torch.Generator seed, 0 to 2**64 - 1 (default: %(default)s)",
-    )
-    command.add_argument(
-        "--temperature",
-        type=positive_float,
-        default=1.0,
-        help="< 1 sharpens, > 1 flattens the model's distributions; near 0 always takes the most likely "
-        "next character (default: %(default)s)",
-    )
-    command.add_argument(
-        "--top-k",
-        type=positive_int,
-        default=None,
-        help="draw only from the k most likely next characters, and any tied with the k-th (default: all)",
-    )
-    command.add_argument(
-        "--max-len",
-        type=int_in(1, MAX_LENGTH),
-        default=50,
-        help=f"cut words off at this length, at most {MAX_LENGTH} (default: %(default)s)",
-    )
+    for name, field in Sample.model_fields.items():
+        default = "" if field.default is None else " (default: %(default)s)"
+        command.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=field_option(Sample, name),
+            default=field.default,
+            help=field.description + default,
+        )
     command.set_defaults(run=sample_words)
 
 

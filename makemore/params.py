@@ -5,7 +5,6 @@ A misspelt or unknown key is an error, not a silently ignored setting.
 
 import argparse
 import difflib
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,7 @@ from pydantic import (
     Field,
     StrictInt,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -64,11 +64,23 @@ class Split(Section):
 
 
 class Sample(Section):
-    num: StrictInt = Field(ge=1, le=1_000_000)
-    seed: Seed
-    max_len: Length
-    temperature: float = Field(gt=0)
-    top_k: StrictInt | None = Field(ge=1)
+    """How words are drawn from a model: the one schema of params.yaml's `sample:` (the pipeline's samples) and of
+    the settings of `makemore sample`, `Trained.samples` and the page, whose defaults are these."""
+
+    num: StrictInt = Field(10, ge=1, le=1_000_000, description="how many words")
+    seed: Seed = Field(2147483647, description="torch.Generator seed, 0 to 2**64 - 1")
+    max_len: Length = Field(50, description=f"cut words off at this length, at most {MAX_LENGTH}")
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        description="< 1 sharpens, > 1 flattens the model's distributions; near 0 always takes the most likely "
+        "next character",
+    )
+    top_k: StrictInt | None = Field(
+        None,
+        ge=1,
+        description="draw only from the k most likely next characters, and any tied with the k-th (default: all)",
+    )
 
 
 class Params(Section):
@@ -138,6 +150,33 @@ def in_file(raw: object, parts: tuple) -> list:
 
 
 # Command-line values, checked as argparse types: the CLI's and tune's
+def field_option(schema: type[BaseModel], name: str) -> Callable[[str], object]:
+    """An argparse type for the field `name` of `schema`: the text read as a number (or null), checked by the field's
+    own type and bounds, so that an option and its param are refused in the same words."""
+    field = schema.model_fields[name]
+    adapter = TypeAdapter(
+        Annotated[field.annotation, *field.metadata], config=ConfigDict(allow_inf_nan=False)
+    )
+
+    def value(text: str) -> object:
+        try:
+            return adapter.validate_python(number_or_null(text), strict=True)
+        except ValidationError as e:
+            raise argparse.ArgumentTypeError(f"{text} is invalid: {e.errors()[0]['msg'].lower()}") from None
+
+    return value
+
+
+def number_or_null(text: str) -> int | float | str | None:
+    """A command line's text as the int or float it spells, None for `null`, else the text itself."""
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return None if text == "null" else text
+
+
 def int_in(low: int, high: int) -> Callable[[str], int]:
     def integer(text: str) -> int:
         value = int(text)
@@ -152,11 +191,4 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value

@@ -19,13 +19,14 @@ import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import Field, StrictInt, model_validator
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from makemore import MakemoreError
-from makemore.api import DEFAULT_SEED, Project, Trained
-from makemore.params import MAX_LENGTH, MAX_SEED
+from makemore.api import Project, Trained
+from makemore.params import Sample, number_or_null
 from makemore.vocab import VOCAB_FILE
 
 MAX_WORDS = 8  # words scored at once
@@ -34,6 +35,20 @@ MAX_SAMPLES = 200  # words drawn at once
 MAX_TEMPERATURE = 100.0  # past it every distribution is flat to 4 decimals
 THIS_MACHINE = "127.0.0.1"  # the host served when none is given: an empty one would bind every interface
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")  # the page answers to these too, with its port
+
+
+class SampleRequest(Sample):
+    """A request for samples: a model, and the sample settings with their defaults, bounded further so that one
+    request stays short. Its values come as text, read as the command line's are."""
+
+    model: str = Field(max_length=100)
+    num: StrictInt = Field(Sample.model_fields["num"].default, ge=1, le=MAX_SAMPLES)
+    temperature: float = Field(Sample.model_fields["temperature"].default, gt=0, le=MAX_TEMPERATURE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def numbers(cls, query: dict) -> dict:
+        return {key: text if key == "model" else number_or_null(text) for key, text in query.items()}
 
 
 class UnknownModel(MakemoreError):
@@ -137,7 +152,13 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
             for row in board.to_dict("records")
         ]
         # The project's folder by its name: an answer holds no absolute path (the console line at start does).
-        return {"project": project.root.absolute().name, "rows": rows, "served": list(served)}
+        defaults = Sample().model_dump()
+        return {
+            "project": project.root.absolute().name,
+            "rows": rows,
+            "served": list(served),
+            "sample": defaults,
+        }
 
     @explore.get("/api/score")
     def score(
@@ -152,17 +173,11 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
         return {"words": [scored(word, scores[scores["word"] == word]) for word in chosen]}
 
     @explore.get("/api/sample")
-    def sample(
-        model: Annotated[str, Query(max_length=100)],
-        num: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = 20,
-        seed: Annotated[int, Query(ge=0, le=MAX_SEED)] = DEFAULT_SEED,
-        temperature: Annotated[float, Query(gt=0, le=MAX_TEMPERATURE)] = 1.0,
-        top_k: Annotated[int | None, Query(ge=1)] = None,
-        max_len: Annotated[int, Query(ge=1, le=MAX_LENGTH)] = 50,
-    ) -> dict:
-        if model not in served:
-            raise UnknownModel(f"no such model: {model!r} (the models: {', '.join(served)})")
-        return {"words": served[model].sample(num, seed, temperature, top_k, max_len)}
+    def sample(request: Annotated[SampleRequest, Query()]) -> dict:
+        if request.model not in served:
+            raise UnknownModel(f"no such model: {request.model!r} (the models: {', '.join(served)})")
+        settings = request.model_dump(exclude={"model"})
+        return {"words": served[request.model].sample(**settings)}
 
     return explore
 

@@ -406,13 +406,21 @@ def test_cold_temperature_gives_the_greedy_word_and_top_k_limits_the_choices(pro
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--num", "0"], "argument --num: must be at least 1, not 0"),
-        (["--temperature", "0"], "argument --temperature: must be a positive number, not 0"),
-        (["--top-k", "-2"], "argument --top-k: must be at least 1, not -2"),
-        (["--seed", str(2**70)], f"argument --seed: must be from 0 to {2**64 - 1}, not {2**70}"),
-        (["--seed", "-1"], f"argument --seed: must be from 0 to {2**64 - 1}, not -1"),
-        (["--max-len", "1001"], "argument --max-len: must be from 1 to 1000, not 1001"),
-        (["--num", "many"], "argument --num: invalid positive_int value: 'many'"),
+        (["--num", "0"], "argument --num: 0 is invalid: input should be greater than or equal to 1"),
+        (["--temperature", "0"], "argument --temperature: 0 is invalid: input should be greater than 0"),
+        (["--temperature", "nan"], "argument --temperature: nan is invalid: input should be a finite number"),
+        (["--top-k", "-2"], "argument --top-k: -2 is invalid: input should be greater than or equal to 1"),
+        (
+            ["--seed", str(2**70)],
+            f"argument --seed: {2**70} is invalid: input should be less than or equal to {2**64 - 1}",
+        ),
+        (["--seed", "-1"], "argument --seed: -1 is invalid: input should be greater than or equal to 0"),
+        (
+            ["--max-len", "1001"],
+            "argument --max-len: 1001 is invalid: input should be less than or equal to 1000",
+        ),
+        (["--num", "many"], "argument --num: many is invalid: input should be a valid integer"),
+        (["--num", "2.5"], "argument --num: 2.5 is invalid: input should be a valid integer"),
     ],
 )
 def test_bad_sample_options_are_named(tmp_path, args, message):

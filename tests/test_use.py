@@ -105,6 +105,10 @@ def test_the_readmes_python_runs_and_gives_what_the_command_prints(reproduced_te
             "count.sample(): seed = 18446744073709551616",
         ),
         (lambda project: project.load("count").sample(max_len=0), "count.sample(): max_len = 0 is invalid"),
+        (
+            lambda project: project.load("count").sample(temprature=0.5),
+            "count.sample(): unknown key 'temprature' (did you mean 'temperature'?)",
+        ),
         (lambda project: project.score("emma"), "give a list of one or more words to score, not 'emma'"),
         (lambda project: project.score([]), "give a list of one or more words to score, not []"),
         (lambda project: project.score(["a\udcff"]), "cannot score 'a\\udcff': not text"),
