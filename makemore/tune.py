@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from makemore import MakemoreError
+from makemore import MakemoreError, handle_interrupts
 from makemore.artifacts import write_json, write_text
 from makemore.models import FAMILIES
 from makemore.params import load_params, positive_int, validated
@@ -230,6 +230,7 @@ def best(table: pd.DataFrame) -> pd.Series:
 
 
 def main(argv: list[str] | None = None) -> None:
+    handle_interrupts()  # Ctrl-C ends the sweep with one line, `interrupted`, once its experiments are stopped
     parser = argparse.ArgumentParser(prog="python -m makemore.tune", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sweep",
