@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from makemore.artifacts import read_words
-from makemore.contexts import Positions
+from makemore.contexts import IGNORED, Positions
 from makemore.models import FAMILIES, instance_config
-from makemore.models.network import IGNORED, Batches, Network, parameter_groups
+from makemore.models.network import Network
+from makemore.models.training import Batches, parameter_groups
 from makemore.params import load_params
 from makemore.splits import split_words
 from makemore.vocab import Vocabulary

@@ -6,6 +6,7 @@ makemore pads with `.`: the contexts of two tokens in `emma` are `..`, `.e`, `em
 every model, whatever its context length, predicts the same tokens and its NLL per token is comparable.
 """
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ import torch
 
 from makemore.artifacts import read_word_chunks, read_words
 from makemore.vocab import BOUNDARY, Vocabulary
+
+IGNORED = -1  # the target after a word's end, where a batch of words is padded
+EVAL_TOKENS = 1 << 16  # positions (words x their width) run through a net at once when predicting
 
 
 @dataclass(frozen=True)
@@ -254,3 +258,18 @@ class ContextIndex:
             found = torch.searchsorted(level_keys, keys).clamp(max=len(level_keys) - 1)
             ids.append(torch.where((ids[-1] >= 0) & (level_keys[found] == keys), found, -1))
         return ids
+
+
+def length_chunks(ends: list[int]) -> Iterator[tuple[int, int]]:
+    """Slices [first, last) of words sorted by length (`ends`, the last position of each) whose words, each
+    padded to the longest of its slice, hold at most EVAL_TOKENS positions; a longer word is a slice alone."""
+    first = 0
+    while first < len(ends):
+        fitting = bisect.bisect_right(
+            range(first + 1, len(ends) + 1),
+            EVAL_TOKENS,
+            key=lambda last: (last - first) * (ends[last - 1] + 1),
+        )
+        last = first + max(fitting, 1)
+        yield first, last
+        first = last

@@ -16,11 +16,11 @@ from helpers import NETWORK_FAMILIES, ROOT, default_words, set_params, stage_in_
 
 from makemore import MakemoreError
 from makemore.artifacts import Checkpoint, write_text
-from makemore.contexts import Positions
+from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.evaluate import score
 from makemore.interface import FitData
 from makemore.models import FAMILIES, load_model, save_model
-from makemore.models.network import EVAL_TOKENS, IGNORED, Batches, length_chunks
+from makemore.models.training import Batches
 from makemore.sampling import generate
 from makemore.scoring import total_log_likelihood
 from makemore.steps import FORECAST_AFTER, Forecast
