@@ -126,7 +126,7 @@ def main() -> None:
     vocab = Vocabulary.from_words(words)
     splits = split_words(words, params.split.fractions, params.split.seed)
     train, val = Positions.of(vocab, splits["train"]), Positions.of(vocab, splits["val"])
-    block = max(map(len, splits["train"])) + 1
+    block = max(map(len, words)) + 1  # makemore.py's block size: the longest word of every split, and its end
     print(
         f"The `transformer` instance: {config.layers} layers, {config.heads} heads, embedding {config.embedding}, "
         f"dropout {config.dropout}; torch {torch.__version__}, {torch.get_num_threads()} threads\n",
