@@ -21,7 +21,8 @@ import torch
 from makemore import MakemoreError
 from makemore.artifacts import control_character, file_sha256
 from makemore.contexts import Positions
-from makemore.models import Model, load_instance, load_model_file, model_file
+from makemore.models import Model
+from makemore.models.files import load_instance, load_model_file, model_file
 from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
 from makemore.sampling import generate
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab

@@ -9,7 +9,7 @@ from pathlib import Path
 from makemore.artifacts import file_sha256, instance_argument, run_stage, write_json
 from makemore.contexts import SplitFile
 from makemore.evaluate import score
-from makemore.models import load_instance, model_file
+from makemore.models.files import load_instance, model_file
 from makemore.vocab import SPLITS, load_vocab
 
 

@@ -9,7 +9,7 @@ from makemore.artifacts import run_stage, write_bytes
 from makemore.bigram import load_counts, row_normalised
 from makemore.evaluate import bigram_table
 from makemore.figures import grid, png
-from makemore.models import load_instance
+from makemore.models.files import load_instance
 from makemore.vocab import load_vocab
 
 

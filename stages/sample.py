@@ -14,7 +14,7 @@ from makemore.artifacts import (
     write_text,
     write_words,
 )
-from makemore.models import load_instance, model_file
+from makemore.models.files import load_instance, model_file
 from makemore.params import load_params
 from makemore.sampling import generate, length_distribution, novelty
 from makemore.steps import progress

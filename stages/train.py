@@ -17,7 +17,8 @@ from makemore.artifacts import Checkpoint, instance_argument, run_stage, write_j
 from makemore.contexts import SplitFile
 from makemore.distributed import is_worker, launch, process_group, processes_in_run
 from makemore.interface import FamilyConfig, FitData
-from makemore.models import FAMILIES, instance_config, model_file, save_model
+from makemore.models import FAMILIES, instance_config
+from makemore.models.files import model_file, save_model
 from makemore.params import load_params
 from makemore.steps import training_device
 from makemore.vocab import load_vocab

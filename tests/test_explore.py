@@ -25,7 +25,8 @@ from makemore.api import Project as ApiProject
 from makemore.contexts import SplitFile
 from makemore.evaluate import bigram_table
 from makemore.interface import FitData
-from makemore.models import FAMILIES, instance_config, load_model, save_model
+from makemore.models import FAMILIES, instance_config
+from makemore.models.files import load_model, save_model
 from makemore.tune import DEFAULT_SWEEPS
 from makemore.vocab import load_vocab
 

@@ -10,7 +10,8 @@ from makemore import artifacts
 from makemore.contexts import Positions, SplitFile
 from makemore.evaluate import score
 from makemore.interface import FitData
-from makemore.models import FAMILIES, load_model, save_model
+from makemore.models import FAMILIES
+from makemore.models.files import load_model, save_model
 from makemore.models.ngram import NGramConfig
 from makemore.models.onelayer import OneLayerConfig, data_loss
 from makemore.sampling import generate

@@ -19,7 +19,8 @@ from makemore.artifacts import Checkpoint, write_text
 from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.evaluate import score
 from makemore.interface import FitData
-from makemore.models import FAMILIES, load_model, save_model
+from makemore.models import FAMILIES
+from makemore.models.files import load_model, save_model
 from makemore.models.training import Batches
 from makemore.sampling import generate
 from makemore.scoring import total_log_likelihood
