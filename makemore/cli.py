@@ -94,25 +94,30 @@ def parser() -> argparse.ArgumentParser:
         "(metrics/evaluate/NAME.json), best first.",
     )
     models_command.set_defaults(run=list_models)
-    serve_command = commands.add_parser(
-        "serve",
-        help="a local page to explore the ladder: each character's probability under every model, samples, the leaderboard",
-        description="Serve a page on this machine: type words and see each character's probability under every "
-        "model (a heatmap, the models as rows), sample from any model, read the leaderboard. Nothing on it "
-        "comes from the network. Ctrl-C stops it.",
+    add_serve_options(
+        commands.add_parser(
+            "serve",
+            help="a local page to explore the ladder: each character's probability under every model, samples, the leaderboard",
+            description="Serve a page on this machine: type words and see each character's probability under every "
+            "model (a heatmap, the models as rows), sample from any model, read the leaderboard. Nothing on it "
+            "comes from the network. Ctrl-C stops it.",
+        )
     )
-    serve_command.add_argument(
+    return main
+
+
+def add_serve_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
         "--host",
         default="127.0.0.1",
         help="the address to listen on (default: %(default)s, this machine only, as is an empty one). The page "
         "answers only a request for this address, localhost, 127.0.0.1 or [::1] at its port, any other with "
         "a 400; 0.0.0.0 or :: listens on every interface and answers any name: the page is open to the network",
     )
-    serve_command.add_argument(
+    command.add_argument(
         "--port", type=int_in(0, 65535), default=8000, help="0: any free port (default: %(default)s)"
     )
-    serve_command.set_defaults(run=serve_page)
-    return main
+    command.set_defaults(run=serve_page)
 
 
 def serve_page(args: argparse.Namespace) -> None:

@@ -107,9 +107,30 @@ def loadable(project: Project) -> tuple[pd.DataFrame, dict[str, Trained]]:
     return board, served
 
 
-def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
-    board, served = loadable(project)
-    longest, why = min(
+async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"][1:])
+    return JSONResponse({"error": f"{where}: {first['msg']}"}, status_code=422)
+
+
+async def refused(request: Request, error: MakemoreError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=404 if isinstance(error, UnknownModel) else 400)
+
+
+async def unknown(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    path = request.url.path if len(request.url.path) <= 100 else request.url.path[:100] + "..."
+    return JSONResponse(
+        {"error": f"{path}: {error.detail}"}, status_code=error.status_code, headers=error.headers
+    )
+
+
+# every refusal a 4xx with one line: a value out of bounds, a request the models refuse, an unknown path
+ONE_LINE_ERRORS = {RequestValidationError: invalid, MakemoreError: refused, StarletteHTTPException: unknown}
+
+
+def longest_word(served: dict[str, Trained]) -> tuple[int, str]:
+    """The most characters a word to score may have, and why: the page's bound, or a model that reads words whole."""
+    return min(
         [(MAX_CHARACTERS, "the page's bound")]
         + [
             (trained.model.max_word_length, f"the longest word {name} reads whole")
@@ -117,29 +138,17 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
             if trained.model.max_word_length is not None
         ]
     )
+
+
+def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
+    board, served = loadable(project)
+    longest, why = longest_word(served)
     page = files("makemore").joinpath("explore.html").read_text(encoding="utf-8")
-    explore = FastAPI(title="makemore", docs_url=None, redoc_url=None, openapi_url=None)
+    explore = FastAPI(
+        title="makemore", docs_url=None, redoc_url=None, openapi_url=None, exception_handlers=ONE_LINE_ERRORS
+    )
     if hosts is not None:
         explore.add_middleware(ServedHostsOnly, hosts=hosts)
-
-    @explore.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:])
-        return JSONResponse({"error": f"{where}: {first['msg']}"}, status_code=422)
-
-    @explore.exception_handler(MakemoreError)
-    async def refused(request: Request, error: MakemoreError) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(error)}, status_code=404 if isinstance(error, UnknownModel) else 400
-        )
-
-    @explore.exception_handler(StarletteHTTPException)
-    async def unknown(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        path = request.url.path if len(request.url.path) <= 100 else request.url.path[:100] + "..."
-        return JSONResponse(
-            {"error": f"{path}: {error.detail}"}, status_code=error.status_code, headers=error.headers
-        )
 
     @explore.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def index() -> str:
@@ -147,18 +156,7 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
 
     @explore.get("/api/leaderboard")
     def leaderboard() -> dict:
-        rows = [
-            {key: number(value) if isinstance(value, float) else value for key, value in row.items()}
-            for row in board.to_dict("records")
-        ]
-        # The project's folder by its name: an answer holds no absolute path (the console line at start does).
-        defaults = Sample().model_dump()
-        return {
-            "project": project.root.absolute().name,
-            "rows": rows,
-            "served": list(served),
-            "sample": defaults,
-        }
+        return leaderboard_answer(project, board, served)
 
     @explore.get("/api/score")
     def score(
@@ -180,6 +178,21 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
         return {"words": served[request.model].sample(**settings)}
 
     return explore
+
+
+def leaderboard_answer(project: Project, board: pd.DataFrame, served: dict[str, Trained]) -> dict:
+    """The leaderboard's rows, the models served, and the sample schema's defaults for the page's inputs. The
+    project is named by its folder: no answer holds an absolute path (the console line at start does)."""
+    rows = [
+        {key: number(value) if isinstance(value, float) else value for key, value in row.items()}
+        for row in board.to_dict("records")
+    ]
+    return {
+        "project": project.root.absolute().name,
+        "rows": rows,
+        "served": list(served),
+        "sample": Sample().model_dump(),
+    }
 
 
 def scored(word: str, scores: pd.DataFrame) -> dict:
