@@ -5,6 +5,7 @@ sees a half-written artifact. Tensors are stored with `torch.save` and read back
 `weights_only=True`: nothing is unpickled.
 """
 
+import codecs
 import hashlib
 import io
 import json
@@ -27,6 +28,9 @@ CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BLOCK_BYTES = 1 << 24  # of a file of words read at once
 DATABASE_MEMORY = "1GB"  # DuckDB's, beyond which it spills to disk
 CONTROL_OR_LONE_CR = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")  # but line ends
+NO_CONTROL_CHARACTERS = "(one word per line, no tabs or control characters)"
+# the longest canonical decomposition of a character: NFC shortens a text at most this many times
+NFC_SHRINK = 4
 
 
 def umask() -> int:
@@ -155,17 +159,16 @@ def read_word_chunks(path: str | Path, max_len: int | None = None) -> Iterator[l
     # a device such as /dev/zero, or a pipe: no end, or no hash for DVC
     if path.exists() and not path.is_file():
         raise MakemoreError(f"{path}: not a regular file (a file of words, one per line)")
-    too_long, first_too_long, words, lineno = 0, 0, 0, 0
+    too_long, first_too_long, words = 0, 0, 0
     try:
         with path.open("rb") as f:
-            for block in _line_blocks(f, max_len):
+            for lineno, block in _line_blocks(path, f, max_len):
                 lines = _fast_lines(block, lineno) or _checked_lines(path, block, lineno)
                 if max_len is not None and (
                     long := [at for at, word in enumerate(lines) if len(word) > max_len]
                 ):
                     too_long, first_too_long = too_long + len(long), first_too_long or lineno + long[0] + 1
                 chunk = [word for word in lines if word and (max_len is None or len(word) <= max_len)]
-                lineno += block.count(b"\n")
                 words += len(chunk)
                 yield chunk
     except OSError as e:
@@ -182,28 +185,96 @@ def read_word_chunks(path: str | Path, max_len: int | None = None) -> Iterator[l
         )
 
 
-def _line_blocks(f: io.BufferedReader, max_len: int | None) -> Iterator[bytes]:
-    """The file in blocks of about BLOCK_BYTES of whole lines. A line too long to hold a word of `max_len` characters
-    is never held whole: a stand-in of max_len + 1 characters takes its place, and the rest of it is skipped."""
+def _line_blocks(path: Path, f: io.BufferedReader, max_len: int | None) -> Iterator[tuple[int, bytes]]:
+    """The file in blocks of about BLOCK_BYTES of whole lines, each with the number of lines before it. A line too long
+    to hold a word of `max_len` characters is never held whole: it is judged as it is read (`_long_line`), and a
+    line of its word takes its place, which is judged as the line would be."""
     limit = (
         None if max_len is None else 4 * max_len + 1024
     )  # bytes: at most 4 a character, and room for spaces
-    carry, skipping = b"", False
-    while block := f.read(BLOCK_BYTES):
-        if skipping:  # the rest of a long line, up to its end
-            end = block.find(b"\n")
-            if end < 0:
-                continue
-            block, skipping = block[end + 1 :], False
+    reads = iter(lambda: f.read(BLOCK_BYTES), b"")
+    carry, lineno = b"", 0
+    for block in reads:
         data = carry + block
-        cut = data.rfind(b"\n") + 1
-        lines, carry = data[:cut], data[cut:]
-        if limit is not None and len(carry) > limit:
-            lines, carry, skipping = lines + b"x" * (max_len + 1) + b"\n", b"", True
-        if lines:
-            yield lines
+        while True:
+            cut = data.rfind(b"\n") + 1
+            lines, carry = data[:cut], data[cut:]
+            if lines:
+                yield lineno, lines
+                lineno += lines.count(b"\n")
+            if limit is None or len(carry) <= limit:
+                break
+            data = _long_line(path, lineno + 1, carry, reads, max_len)
     if carry:
-        yield carry
+        yield lineno, carry
+
+
+def _long_line(path: Path, lineno: int, head: bytes, reads: Iterator[bytes], max_len: int) -> bytes:
+    """The line that starts with `head` and goes on in `reads`, judged as it is read: `_decode_line`'s error, or a
+    line of its word, followed by what came after the line in the last read."""
+    line = _LongLine(path, lineno, max_len)
+    if lineno == 1:
+        head = head.removeprefix(codecs.BOM_UTF8)
+    while (end := head.find(b"\n")) < 0:
+        line.read(head)
+        if (head := next(reads, None)) is None:  # the file ends in it
+            head, end = b"\n", 0
+            break
+    line.read(head[:end], last=True)
+    return line.word_line() + head[end:]
+
+
+class _LongLine:
+    """A line judged a piece at a time, as `_decode_line` judges a line whole: the first byte that is not UTF-8 is the
+    error; else the first control character of its word (the line stripped of whitespace) is; else its word is the
+    verdict. The word is held only while it may be short enough to keep: NFC shortens a text at most NFC_SHRINK-fold,
+    as no character's canonical decomposition is longer."""
+
+    def __init__(self, path: Path, lineno: int, max_len: int):
+        self.path, self.lineno, self.max_len = path, lineno, max_len
+        self.undecoded = b""  # a character cut by the end of the last piece
+        self.decoded = 0  # bytes decoded so far
+        self.chars = 0  # characters so far
+        self.word_start: int | None = None  # the index of the word's first character
+        self.word_end = 0  # one past its last so far
+        self.word = ""  # its first NFC_SHRINK * max_len characters, and what followed them so far
+        self.problem: str | None = None  # the first control character of the word so far, as a phrase
+        self.after_word: str | None = None  # the first after it: in the word if the word goes on
+
+    def read(self, piece: bytes, last: bool = False) -> None:
+        data = self.undecoded + piece
+        try:
+            text, self.undecoded = data.decode(), b""
+        except UnicodeDecodeError as e:
+            if last or e.reason != "unexpected end of data":
+                raise MakemoreError(_not_utf8(self.path, self.lineno, data, e.start, self.decoded)) from None
+            text, self.undecoded = data[: e.start].decode(), data[e.start :]
+        self.decoded += len(data) - len(self.undecoded)
+        self.scan(text)
+        self.chars += len(text)
+
+    def scan(self, text: str) -> None:
+        start = 0
+        if self.word_start is None:
+            if not (start := len(text) - len(text.lstrip())) < len(text):
+                return
+            self.word_start = self.chars + start
+        if (end := len(text.rstrip())) > start:
+            self.problem = self.problem or self.after_word
+            self.word_end, self.after_word = self.chars + end, None
+            self.problem = self.problem or control_character(text, start, end, self.chars)
+        self.after_word = self.after_word or control_character(text, max(start, end), len(text), self.chars)
+        self.word += text[start : start + NFC_SHRINK * self.max_len - len(self.word)]
+
+    def word_line(self) -> bytes:
+        """Its word as a line, or one of max_len + 1 characters when it is longer than NFC can shorten to max_len."""
+        if self.problem:
+            raise MakemoreError(f"{self.path}:{self.lineno}: {self.problem} {NO_CONTROL_CHARACTERS}")
+        if self.word_start is None:
+            return b""
+        if self.word_end - self.word_start > NFC_SHRINK * self.max_len:
+            return b"x" * (self.max_len + 1)
+        return self.word[: self.word_end - self.word_start].encode()
 
 
 def _fast_lines(block: bytes, lineno: int) -> list[str] | None:
@@ -223,25 +294,31 @@ def _checked_lines(path: Path, block: bytes, lineno: int) -> list[str]:
     return [_decode_line(path, lineno + at, line) for at, line in enumerate(block.split(b"\n"), start=1)]
 
 
-def control_character(text: str, start: int = 0, end: int | None = None) -> str | None:
+def control_character(
+    text: str, start: int = 0, end: int | None = None, columns_before: int = 0
+) -> str | None:
     """Where the first control character of `text[start:end]` is, as a phrase for an error message that counts
-    columns in the whole `text`; None if there is none."""
+    columns in the whole `text`, after `columns_before` others; None if there is none."""
     if control := CONTROL_CHARACTER.search(text, start, len(text) if end is None else end):
-        return f"control character U+{ord(control[0]):04X} at column {control.start() + 1}"
+        return f"control character U+{ord(control[0]):04X} at column {columns_before + control.start() + 1}"
     return None
 
 
+def _not_utf8(path: Path, lineno: int, data: bytes, at: int, columns_before: int = 0) -> str:
+    return f"{path}:{lineno}: not valid UTF-8 (byte 0x{data[at]:02x} at column {columns_before + at + 1})"
+
+
 def _decode_line(path: Path, lineno: int, line: bytes) -> str:
+    if lineno == 1:
+        line = line.removeprefix(codecs.BOM_UTF8)
     try:
-        text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        text = line.decode()
     except UnicodeDecodeError as e:
-        raise MakemoreError(
-            f"{path}:{lineno}: not valid UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})"
-        ) from None
+        raise MakemoreError(_not_utf8(path, lineno, line, e.start)) from None
     word = text.strip()
     start = len(text) - len(text.lstrip())  # the column counts the whitespace before the word too
     if problem := control_character(text, start, start + len(word)):
-        raise MakemoreError(f"{path}:{lineno}: {problem} (one word per line, no tabs or control characters)")
+        raise MakemoreError(f"{path}:{lineno}: {problem} {NO_CONTROL_CHARACTERS}")
     return word
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -747,3 +748,97 @@ def test_a_file_read_in_small_blocks_gives_the_same_words_warnings_and_errors(tm
     path.write_bytes(path.read_bytes() + b"\nzo\xeb\n")
     with pytest.raises(MakemoreError, match=rf"^{re.escape(str(path))}:{len(lines) + 1}: not valid UTF-8"):
         read_words(path, max_len=50)
+
+
+SPACES = b" " * 3000  # longer than the longest line held whole with data.max_len = 50 (4 * 50 + 1024 bytes)
+DROPPED = object()  # a word longer than data.max_len
+CONTROL = "(one word per line, no tabs or control characters)"
+# Odd lines, and what the file makes of each: its word ('' for none), DROPPED, or the error after `PATH:LINE: `.
+ODD_LINES = {
+    "spaces and CRLF": (b"  ava \r", "ava"),
+    "long spaces": (SPACES + b"zzqq" + b" " * 10, "zzqq"),
+    "long tabs and CRs": (b"\t" * 3000 + b"zzqq" + b"\t\r" * 1500, "zzqq"),
+    "long blank": (SPACES, ""),
+    "long spaces, UTF-8": (SPACES + "zoë".encode() + SPACES, "zoë"),
+    "long UTF-8 word": ("é".encode() * 3000, DROPPED),
+    "long spaces, UTF-8 word": (SPACES + "é".encode() * 50, "é" * 50),
+    "long word": (b"x" * 5000, DROPPED),
+    "latin-1": (b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3)"),
+    "long latin-1": (SPACES + b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3003)"),
+    "long, cut UTF-8": (b"x" * 3000 + b"\xc3", "not valid UTF-8 (byte 0xc3 at column 3001)"),
+    "long, escape then bad byte": (
+        b"\x1b" + b"x" * 5000 + b"\xff",
+        "not valid UTF-8 (byte 0xff at column 5002)",
+    ),
+    "tab": (b"mi\ta", f"control character U+0009 at column 3 {CONTROL}"),
+    "lone CR": (b"a\rb", f"control character U+000D at column 2 {CONTROL}"),
+    "long, escape": (SPACES + b"mi\x1ba", f"control character U+001B at column 3003 {CONTROL}"),
+    "long word, NUL": (b"x" * 5000 + b"\x00", f"control character U+0000 at column 5001 {CONTROL}"),
+    "long tabs inside": (
+        b"x" * 3000 + b"\t" * 3000 + b"y",
+        f"control character U+0009 at column 3001 {CONTROL}",
+    ),
+}
+# Odd first lines: a byte order mark opens the file
+FIRST_LINES = {
+    "BOM": (b"\xef\xbb\xbfemma", "emma"),
+    "BOM, long spaces": (b"\xef\xbb\xbf" + SPACES + b"zzqq", "zzqq"),
+    "BOM, latin-1": (b"\xef\xbb\xbfzo\xeb", "not valid UTF-8 (byte 0xeb at column 3)"),
+    "BOM, long latin-1": (b"\xef\xbb\xbf" + SPACES + b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3003)"),
+}
+
+
+def verdict(path: Path, capfd) -> tuple[list[str] | str, str]:
+    """What the reader makes of a file: its words or its error, and its warning."""
+    try:
+        outcome = read_words(path, max_len=50)
+    except MakemoreError as e:
+        outcome = str(e)
+    return outcome, capfd.readouterr().err
+
+
+def expected_verdict(
+    path: Path, before: list[str], lineno: int, expected: object
+) -> tuple[list[str] | str, str]:
+    if expected is DROPPED:
+        warning = f"warning: {path}: dropped 1 word(s) longer than data.max_len = 50 characters (the first at line {lineno})\n"
+        return [*before, "ava"], warning
+    if " " in expected:
+        return f"{path}:{lineno}: {expected}", ""
+    return [*before, *([expected] if expected else []), "ava"], ""
+
+
+@pytest.mark.parametrize(
+    ("line", "expected", "first"),
+    [pytest.param(*case, False, id=name) for name, case in ODD_LINES.items()]
+    + [pytest.param(*case, True, id=name) for name, case in FIRST_LINES.items()],
+)
+def test_a_line_has_one_verdict_wherever_a_block_cuts_it(tmp_path, monkeypatch, capfd, line, expected, first):
+    path = tmp_path / "words.txt"
+    if first:  # each of its first 7 bytes, and every 7th after, at a block's end
+        placements = [(line + b"\nava\n", [], 1, size) for size in range(1, 8)]
+    else:  # every byte of the line at a block's end in one of the 7 files, read 7 bytes at a time
+        placements = [
+            (b"p" * shift + b"\n" + line + b"\nava\n", ["p" * shift], 2, 7) for shift in range(1, 8)
+        ]
+    for content, before, lineno, block_bytes in placements:
+        path.write_bytes(content)
+        whole = verdict(path, capfd)
+        assert whole == expected_verdict(path, before, lineno, expected)
+        monkeypatch.setattr(artifacts, "BLOCK_BYTES", block_bytes)
+        assert verdict(path, capfd) == whole, (content[:40], block_bytes)
+        monkeypatch.undo()
+
+
+def test_a_line_of_many_blocks_is_never_held_whole(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(artifacts, "BLOCK_BYTES", 1 << 18)
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"emma\n" + b" " * (16 << 20) + b"zzqq\n" + b"x" * (16 << 20) + b"\nava\n")
+    tracemalloc.start()
+    try:
+        assert read_words(path, max_len=50) == ["emma", "zzqq", "ava"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20  # a few blocks of 256 KiB, not a line of 16 MiB
+    assert "dropped 1 word(s)" in capfd.readouterr().err
