@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character
+from makemore.artifacts import control_character, normalized
 from makemore.contexts import Positions
 from makemore.models import Model, load_instance, load_model_file
 from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
@@ -47,6 +47,7 @@ class Trained:
     name: str
     model: Model
     vocab_file: Path  # where its vocabulary came from, for the messages
+    normalize: str = "nfc"  # data.normalize of its project: how a word to score is read
 
     def samples(
         self,
@@ -70,29 +71,20 @@ class Trained:
         return list(self.samples(*settings, **named))
 
     def score(self, words: Iterable[str]) -> pd.DataFrame:
-        """One row per predicted token of each word (its characters, then the end): the word, the position, the
-        token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
-        generator, any iterable of words."""
+        """One row per predicted token of each word (its characters, then the end): the word as given, the position,
+        the token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
+        generator, any iterable of words. Each is read as the data is (`normalize`: data.normalize), so `é`
+        decomposed scores as `é` does."""
         vocab = self.model.vocab
-        words = listed_words(words)
-        for word in words:
-            if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
-                raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
-            if problem := control_character(word):  # a "\n" would otherwise split the word in two
-                raise MakemoreError(f"cannot score {word!r}: {problem}")
-            if not word:  # the data has none: a blank line is no word
-                raise MakemoreError("cannot score '': a word has at least one character")
-            try:
-                vocab.encode([word])
-            except MakemoreError as e:
-                raise MakemoreError(f"cannot score {word!r}: {e} ({self.vocab_file})") from None
+        given = listed_words(words)
+        words = [self.checked(word) for word in given]
         positions = Positions.of(vocab, words)
         contexts = positions.contexts(self.model.context_length, torch.arange(len(positions)))
         try:
             log_p = self.model.log_probs_of(contexts, positions.targets).double()  # (N,)
         except MakemoreError as e:
             raise MakemoreError(f"{self.name} cannot score these words: {e}") from None
-        word_of = [word for word in words for _ in range(len(word) + 1)]
+        word_of = [word for word, read in zip(given, words) for _ in range(len(read) + 1)]
         return pd.DataFrame(
             {
                 "word": word_of,
@@ -102,6 +94,21 @@ class Trained:
                 "log_p": log_p.numpy(),
             }
         )
+
+    def checked(self, word: str) -> str:
+        """The word as the data is read (normalised), refused in one line if the model cannot score it."""
+        if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
+            raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
+        if problem := control_character(word):  # a "\n" would otherwise split the word in two
+            raise MakemoreError(f"cannot score {word!r}: {problem}")
+        if not word:  # the data has none: a blank line is no word
+            raise MakemoreError("cannot score '': a word has at least one character")
+        read = normalized(word, self.normalize)
+        try:
+            self.model.vocab.encode([read])
+        except MakemoreError as e:
+            raise MakemoreError(f"cannot score {word!r}: {e} ({self.vocab_file})") from None
+        return read
 
 
 def listed_words(words: Iterable[str]) -> list[str]:
@@ -113,7 +120,7 @@ def listed_words(words: Iterable[str]) -> list[str]:
 
 def load_file(path: str | Path) -> Trained:
     """A model file on its own, outside any project (as `dvc artifacts get` fetches it): it holds its vocabulary
-    and the name of its instance."""
+    and the name of its instance. With no params.yaml to say otherwise, words to score are read in NFC."""
     name, model = load_model_file(path)
     return Trained(name, model, Path(path))
 
@@ -160,9 +167,8 @@ class Project:
                 f"{name}: no such model in {self.root / PARAMS_FILE} (its models: {', '.join(names)})"
             )
         if name not in self._loaded:
-            self._loaded[name] = Trained(
-                name, load_instance(name, self.vocab, self.root), self.root / VOCAB_FILE
-            )
+            model = load_instance(name, self.vocab, self.root)
+            self._loaded[name] = Trained(name, model, self.root / VOCAB_FILE, self.params.data.normalize)
         return self._loaded[name]
 
     def score(self, words: Iterable[str], names: Iterable[str] | None = None) -> pd.DataFrame:
