@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character, file_sha256
+from makemore.artifacts import control_character, file_sha256, normalized
 from makemore.contexts import Positions
 from makemore.models import Model
 from makemore.models.files import load_instance, load_model_file, model_file
@@ -49,6 +49,7 @@ class Trained:
     model: Model
     vocab_file: Path  # where its vocabulary came from, for the messages
     sha256: str  # of the model file it was read from, as its metrics record it
+    normalize: str = "nfc"  # data.normalize of its project: how a word to score is read
 
     def samples(self, num: int | None = None, **settings: object) -> Iterator[str]:
         """`num` new words, one at a time as they are drawn (for a reader that may stop early); `settings` are the
@@ -68,29 +69,20 @@ class Trained:
         return list(self.samples(num, **settings))
 
     def score(self, words: Iterable[str]) -> pd.DataFrame:
-        """One row per predicted token of each word (its characters, then the end): the word, the position, the
-        token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
-        generator, any iterable of words."""
+        """One row per predicted token of each word (its characters, then the end): the word as given, the position,
+        the token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
+        generator, any iterable of words. Each is read as the data is (`normalize`: data.normalize), so `é`
+        decomposed scores as `é` does."""
         vocab = self.model.vocab
-        words = listed_words(words)
-        for word in words:
-            if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
-                raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
-            if problem := control_character(word):  # a "\n" would otherwise split the word in two
-                raise MakemoreError(f"cannot score {word!r}: {problem}")
-            if not word:  # the data has none: a blank line is no word
-                raise MakemoreError("cannot score '': a word has at least one character")
-            try:
-                vocab.encode([word])
-            except MakemoreError as e:
-                raise MakemoreError(f"cannot score {word!r}: {e} ({self.vocab_file})") from None
+        given = listed_words(words)
+        words = [self.checked(word) for word in given]
         positions = Positions.of(vocab, words)
         contexts = positions.contexts(self.model.context_length, torch.arange(len(positions)))
         try:
             log_p = self.model.log_probs_of(contexts, positions.targets).double()  # (N,)
         except MakemoreError as e:
             raise MakemoreError(f"{self.name} cannot score these words: {e}") from None
-        word_of = [word for word in words for _ in range(len(word) + 1)]
+        word_of = [word for word, read in zip(given, words) for _ in range(len(read) + 1)]
         return pd.DataFrame(
             {
                 "word": word_of,
@@ -100,6 +92,21 @@ class Trained:
                 "log_p": log_p.numpy(),
             }
         )
+
+    def checked(self, word: str) -> str:
+        """The word as the data is read (normalised), refused in one line if the model cannot score it."""
+        if not isinstance(word, str) or any("\ud800" <= char <= "\udfff" for char in word):
+            raise MakemoreError(f"cannot score {word!r}: not text (bytes that are not UTF-8?)")
+        if problem := control_character(word):  # a "\n" would otherwise split the word in two
+            raise MakemoreError(f"cannot score {word!r}: {problem}")
+        if not word:  # the data has none: a blank line is no word
+            raise MakemoreError("cannot score '': a word has at least one character")
+        read = normalized(word, self.normalize)
+        try:
+            self.model.vocab.encode([read])
+        except MakemoreError as e:
+            raise MakemoreError(f"cannot score {word!r}: {e} ({self.vocab_file})") from None
+        return read
 
 
 def listed_words(words: Iterable[str]) -> list[str]:
@@ -111,7 +118,7 @@ def listed_words(words: Iterable[str]) -> list[str]:
 
 def load_file(path: str | Path) -> Trained:
     """A model file on its own, outside any project (as `dvc artifacts get` fetches it): it holds its vocabulary
-    and the name of its instance."""
+    and the name of its instance. With no params.yaml to say otherwise, words to score are read in NFC."""
     name, model = load_model_file(path)
     return Trained(name, model, Path(path), file_sha256(path))
 
@@ -159,8 +166,9 @@ class Project:
             )
         if name not in self._loaded:
             model = load_instance(name, self.vocab, self.root)
+            sha256 = file_sha256(self.root / model_file(name))
             self._loaded[name] = Trained(
-                name, model, self.root / VOCAB_FILE, file_sha256(self.root / model_file(name))
+                name, model, self.root / VOCAB_FILE, sha256, self.params.data.normalize
             )
         return self._loaded[name]
 

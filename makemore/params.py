@@ -43,6 +43,8 @@ class Data(Section):
     max_len: Length
     # a repeated line: kept once, or every copy (all in one split)
     duplicates: Literal["drop", "keep"] = "drop"
+    # Unicode's normal form of every word read and scored: nfc (a letter written two ways is one) or none (as is)
+    normalize: Literal["nfc", "none"] = "nfc"
 
 
 class Split(Section):

@@ -168,7 +168,7 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
         if too_long := [word for word in chosen if len(word) > longest]:
             raise MakemoreError(f"{too_long[0][:20]!r}...: at most {longest} characters a word ({why})")
         scores = project.score(chosen, list(served))
-        return {"words": [scored(word, scores[scores["word"] == word]) for word in chosen]}
+        return {"words": [scored(scores[scores["word"] == word]) for word in chosen]}
 
     @explore.get("/api/sample")
     def sample(request: Annotated[SampleRequest, Query()]) -> dict:
@@ -195,13 +195,15 @@ def leaderboard_answer(project: Project, board: pd.DataFrame, served: dict[str, 
     }
 
 
-def scored(word: str, scores: pd.DataFrame) -> dict:
-    """One word's heatmap: its tokens, and each model's p of each token and mean NLL, in the ladder's order."""
+def scored(scores: pd.DataFrame) -> dict:
+    """One word's heatmap: the word as the models read it (normalised), its tokens, and each model's p of each token
+    and mean NLL, in the ladder's order."""
     models = []
     for name, rows in scores.groupby("model", sort=False):
         mean_nll = -rows["log_p"].mean()
         models.append({"model": name, "p": rows["p"].round(6).tolist(), "nll": number(mean_nll)})
-    return {"word": word, "tokens": scores["token"][: len(word) + 1].tolist(), "models": models}
+    tokens = scores["token"].iloc[: len(models[0]["p"])].tolist()
+    return {"word": "".join(tokens[:-1]), "tokens": tokens, "models": models}
 
 
 def serve(project: Project, host: str, port: int) -> None:

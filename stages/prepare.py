@@ -14,7 +14,7 @@ def main() -> None:
     chars = set()
 
     def words() -> Iterator[list[str]]:  # and their characters, in the same pass
-        for chunk in read_word_chunks(params.data.path, params.data.max_len):
+        for chunk in read_word_chunks(params.data.path, params.data.max_len, params.data.normalize):
             chars.update("".join(chunk))
             yield chunk
 

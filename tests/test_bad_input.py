@@ -17,6 +17,7 @@ import subprocess
 import sys
 import termios
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,12 @@ import yaml
 from helpers import ROOT, default_words, set_params, stage_in_process
 
 from makemore import MakemoreError, artifacts
+from makemore.api import Project
 from makemore.artifacts import read_words
 from makemore.models import instance_config
 from makemore.models.files import checksum
 from makemore.params import MAX_SEED, load_params
+from makemore.serve import scored
 
 
 @pytest.fixture
@@ -146,6 +149,61 @@ def test_a_control_character_inside_a_word_is_refused_with_its_line_and_column(w
         f"data/names.txt:3: control character U+{ord(char):04X} at column 6 (one word per line, no tabs or control characters)",
     )
     assert not (workdir / "data/prepared").exists()
+
+
+@pytest.mark.parametrize(
+    ("char", "name"),
+    [("\ufeff", "byte order mark"), ("\u200d", "zero width joiner"), ("\u200f", "right-to-left mark")],
+)
+def test_an_invisible_format_character_is_refused_with_its_line_and_column(workdir, char, name):
+    (workdir / "data/names.txt").write_text(f"emma\nava\n  mia{char}x\nzoe\n", encoding="utf-8")
+    assert_fails_with(
+        stage_in_process(workdir, "prepare"),
+        f"data/names.txt:3: format character U+{ord(char):04X} ({name}) at column 6 (invisible: not part of a word; "
+        "a byte order mark may only open the file)",
+    )
+    assert not (workdir / "data/prepared").exists()
+
+
+@pytest.mark.parametrize(("normalize", "distinct"), [("nfc", 13), ("none", 14)])
+def test_a_word_written_two_ways_is_one_word_in_nfc(workdir, normalize, distinct):
+    names = workdir / "data/names.txt"
+    names.write_text(
+        names.read_text() + "zo\u00e9\nzoe\u0301\n", encoding="utf-8"
+    )  # é composed, and decomposed
+    set_params(workdir, data__normalize=normalize)
+    build(workdir, "prepare")
+    assert json.loads((workdir / "metrics/prepare.json").read_text())["distinct"] == distinct
+    chars = json.loads((workdir / "data/prepared/vocab.json").read_text())["chars"]
+    assert ("\u00e9" in chars, "\u0301" in chars) == (True, normalize == "none")
+
+
+def test_a_scored_word_is_normalised_as_params_yaml_says(workdir):
+    shutil.copy(ROOT / "dvc.yaml", workdir)
+    names = workdir / "data/names.txt"
+    names.write_text(names.read_text() + "zo\u00e9\n", encoding="utf-8")
+    build(workdir, "prepare", "train@count")
+    composed, decomposed = (
+        Project(workdir).score(["zo\u00e9", "zoe\u0301"], ["count"]).groupby("word", sort=False)
+    )
+    assert decomposed[1]["token"].tolist() == ["z", "o", "\u00e9", "."]
+    assert decomposed[1]["p"].tolist() == composed[1]["p"].tolist()
+    on_the_page = scored(decomposed[1])  # the page shows the word its tokens spell
+    assert (on_the_page["word"], on_the_page["tokens"]) == ("zo\u00e9", ["z", "o", "\u00e9", "."])
+    with pytest.raises(MakemoreError) as refused:
+        Project(workdir).score(["a\u200db"], ["count"])
+    assert (
+        str(refused.value)
+        == "cannot score 'a\\u200db': format character U+200D (zero width joiner) at column 2"
+    )
+    set_params(workdir, data__normalize="none")
+    with pytest.raises(MakemoreError) as refused:
+        Project(workdir).score(["zoe\u0301"], ["count"])
+    vocab = workdir / "data/prepared/vocab.json"
+    assert (
+        str(refused.value)
+        == f"cannot score 'zoe\u0301': character '\u0301' is not in the vocabulary ({vocab})"
+    )
 
 
 def test_words_longer_than_max_len_are_dropped_with_one_warning(workdir):
@@ -293,6 +351,7 @@ def test_a_model_file_that_is_not_a_tensor_archive_is_a_clear_error(workdir):
             "sample.max_len = 1001 is invalid: input should be less than or equal to 1000",
         ),
         ("data__max_len", 0, "data.max_len = 0 is invalid: input should be greater than or equal to 1"),
+        ("data__normalize", "nfkc", "data.normalize = 'nfkc' is invalid: input should be 'nfc' or 'none'"),
         (
             "split__seed",
             2**70,
@@ -754,3 +813,102 @@ def test_a_file_read_in_small_blocks_gives_the_same_words_warnings_and_errors(tm
     path.write_bytes(path.read_bytes() + b"\nzo\xeb\n")
     with pytest.raises(MakemoreError, match=rf"^{re.escape(str(path))}:{len(lines) + 1}: not valid UTF-8"):
         read_words(path, max_len=50)
+
+
+SPACES = b" " * 3000  # longer than the longest line held whole with data.max_len = 50 (4 * 50 + 1024 bytes)
+DROPPED = object()  # a word longer than data.max_len
+CONTROL = "(one word per line, no tabs or control characters)"
+FORMAT = "(invisible: not part of a word; a byte order mark may only open the file)"
+# Odd lines, and what the file makes of each: its word ('' for none), DROPPED, or the error after `PATH:LINE: `.
+ODD_LINES = {
+    "spaces and CRLF": (b"  ava \r", "ava"),
+    "long spaces": (SPACES + b"zzqq" + b" " * 10, "zzqq"),
+    "long tabs and CRs": (b"\t" * 3000 + b"zzqq" + b"\t\r" * 1500, "zzqq"),
+    "long blank": (SPACES, ""),
+    "long spaces, UTF-8": (SPACES + "zoë".encode() + SPACES, "zoë"),
+    "long UTF-8 word": ("é".encode() * 3000, DROPPED),
+    "long spaces, UTF-8 word": (SPACES + "é".encode() * 50, "é" * 50),
+    "long word": (b"x" * 5000, DROPPED),
+    "latin-1": (b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3)"),
+    "long latin-1": (SPACES + b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3003)"),
+    "long, cut UTF-8": (b"x" * 3000 + b"\xc3", "not valid UTF-8 (byte 0xc3 at column 3001)"),
+    "long, escape then bad byte": (
+        b"\x1b" + b"x" * 5000 + b"\xff",
+        "not valid UTF-8 (byte 0xff at column 5002)",
+    ),
+    "tab": (b"mi\ta", f"control character U+0009 at column 3 {CONTROL}"),
+    "lone CR": (b"a\rb", f"control character U+000D at column 2 {CONTROL}"),
+    "long, escape": (SPACES + b"mi\x1ba", f"control character U+001B at column 3003 {CONTROL}"),
+    "long word, NUL": (b"x" * 5000 + b"\x00", f"control character U+0000 at column 5001 {CONTROL}"),
+    "long tabs inside": (
+        b"x" * 3000 + b"\t" * 3000 + b"y",
+        f"control character U+0009 at column 3001 {CONTROL}",
+    ),
+}
+# Odd first lines: a byte order mark opens the file
+FIRST_LINES = {
+    "BOM": (b"\xef\xbb\xbfemma", "emma"),
+    "BOM, long spaces": (b"\xef\xbb\xbf" + SPACES + b"zzqq", "zzqq"),
+    "BOM, latin-1": (b"\xef\xbb\xbfzo\xeb", "not valid UTF-8 (byte 0xeb at column 3)"),
+    "BOM, long latin-1": (b"\xef\xbb\xbf" + SPACES + b"zo\xeb", "not valid UTF-8 (byte 0xeb at column 3003)"),
+    "two BOMs": (
+        b"\xef\xbb\xbf\xef\xbb\xbfemma",
+        f"format character U+FEFF (byte order mark) at column 1 {FORMAT}",
+    ),
+}
+
+
+def verdict(path: Path, capfd) -> tuple[list[str] | str, str]:
+    """What the reader makes of a file: its words or its error, and its warning."""
+    try:
+        outcome = read_words(path, max_len=50, normalize="nfc")
+    except MakemoreError as e:
+        outcome = str(e)
+    return outcome, capfd.readouterr().err
+
+
+def expected_verdict(
+    path: Path, before: list[str], lineno: int, expected: object
+) -> tuple[list[str] | str, str]:
+    if expected is DROPPED:
+        warning = f"warning: {path}: dropped 1 word(s) longer than data.max_len = 50 characters (the first at line {lineno})\n"
+        return [*before, "ava"], warning
+    if " " in expected:
+        return f"{path}:{lineno}: {expected}", ""
+    return [*before, *([expected] if expected else []), "ava"], ""
+
+
+@pytest.mark.parametrize(
+    ("line", "expected", "first"),
+    [pytest.param(*case, False, id=name) for name, case in ODD_LINES.items()]
+    + [pytest.param(*case, True, id=name) for name, case in FIRST_LINES.items()],
+)
+def test_a_line_has_one_verdict_wherever_a_block_cuts_it(tmp_path, monkeypatch, capfd, line, expected, first):
+    path = tmp_path / "words.txt"
+    if first:  # each of its first 7 bytes, and every 7th after, at a block's end
+        placements = [(line + b"\nava\n", [], 1, size) for size in range(1, 8)]
+    else:  # every byte of the line at a block's end in one of the 7 files, read 7 bytes at a time
+        placements = [
+            (b"p" * shift + b"\n" + line + b"\nava\n", ["p" * shift], 2, 7) for shift in range(1, 8)
+        ]
+    for content, before, lineno, block_bytes in placements:
+        path.write_bytes(content)
+        whole = verdict(path, capfd)
+        assert whole == expected_verdict(path, before, lineno, expected)
+        monkeypatch.setattr(artifacts, "BLOCK_BYTES", block_bytes)
+        assert verdict(path, capfd) == whole, (content[:40], block_bytes)
+        monkeypatch.undo()
+
+
+def test_a_line_of_many_blocks_is_never_held_whole(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(artifacts, "BLOCK_BYTES", 1 << 18)
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"emma\n" + b" " * (16 << 20) + b"zzqq\n" + b"x" * (16 << 20) + b"\nava\n")
+    tracemalloc.start()
+    try:
+        assert read_words(path, max_len=50) == ["emma", "zzqq", "ava"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20  # a few blocks of 256 KiB, not a line of 16 MiB
+    assert "dropped 1 word(s)" in capfd.readouterr().err
