@@ -68,10 +68,7 @@ class ServedHostsOnly:
         if scope["type"] != "http" or host.lower() in self.hosts:
             await self.app(scope, receive, send)
             return
-        shown = host if len(host) <= 100 else host[:100] + "..."
-        refusal = (
-            f"Host {shown!r}: not an address of this page (it answers to {', '.join(sorted(self.hosts))})"
-        )
+        refusal = f"Host {shortened(host)!r}: not an address of this page (it answers to {', '.join(sorted(self.hosts))})"
         await JSONResponse({"error": refusal}, status_code=400)(scope, receive, send)
 
 
@@ -83,6 +80,11 @@ def served_hosts(host: str, address: str, port: int) -> frozenset[str] | None:
         return None
     names = {f"[{name}]" if ":" in name else name for name in (host.lower(), address, *LOOPBACK_NAMES)}
     return frozenset({f"{name}:{port}" for name in names} | (names if port == 80 else set()))
+
+
+def shortened(text: str) -> str:
+    """What a request sent, as its one-line refusal quotes it: its first 100 characters."""
+    return text if len(text) <= 100 else text[:100] + "..."
 
 
 def number(value: float) -> float | str | None:
@@ -118,9 +120,10 @@ async def refused(request: Request, error: MakemoreError) -> JSONResponse:
 
 
 async def unknown(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    path = request.url.path if len(request.url.path) <= 100 else request.url.path[:100] + "..."
     return JSONResponse(
-        {"error": f"{path}: {error.detail}"}, status_code=error.status_code, headers=error.headers
+        {"error": f"{shortened(request.url.path)}: {error.detail}"},
+        status_code=error.status_code,
+        headers=error.headers,
     )
 
 

@@ -77,13 +77,10 @@ class Forecast:
         if self.decided or stepping < FORECAST_AFTER or count <= self.initial:
             return
         steps_left = stepping / (count - self.initial) * (self.total - count)
-        measuring_left = (
-            self.measuring / self.measurements * self.measurements_after(count) if self.measurements else 0.0
-        )
+        measurements_left = self.measurements_after(count) if self.measurements else 0
+        measuring_left = self.measuring / self.measurements * measurements_left if self.measurements else 0.0
         if steps_left + measuring_left > LONG_RUN:
-            measures = (
-                f" and {self.measurements_after(count):,} measurements of val" if self.measurements else ""
-            )
+            measures = f" and {measurements_left:,} measurements of val" if self.measurements else ""
             tqdm.write(  # above the progress bar, if one is drawn
                 f"warning: at its pace so far ({count - self.initial:,} {self.unit}s in {stepping:.0f} s), this run "
                 f"takes about {(steps_left + measuring_left) / 3600:.1f} more hours for its {self.total:,} "
