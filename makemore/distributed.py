@@ -10,24 +10,35 @@ GPUs. Rank 0 writes every output; a failed process fails the run, and its messag
 import logging
 import os
 import signal
+import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, Protocol
 
 import torch
 import torch.distributed as dist
 
 from makemore import MakemoreError
+from makemore.artifacts import scratch_folder
 
 WORKER = "TORCHELASTIC_RUN_ID"  # set in every process torchrun or the elastic launcher starts
 MASTER = "MAKEMORE_MASTER"  # HOST:PORT of node 0's rendezvous, for nodes > 1
 NODE_RANK = "MAKEMORE_NODE_RANK"  # this machine's number, 0 to nodes - 1 (node 0 writes the outputs)
 ERRORS = "MAKEMORE_ERRORS"  # a folder where a process that fails leaves its one line for the launcher
+
+
+class Cluster(Protocol):
+    """Where a net trains: the params of makemore/models/training.py's TrainingConfig that this module reads."""
+
+    device: Literal["cpu", "auto"]  # auto: a GPU each, when there are GPUs
+    processes: int | Literal["auto"]  # on each machine (auto: one per GPU)
+    nodes: int  # machines
+    wait: int  # seconds a machine waits for the others to meet
 
 
 @dataclass(frozen=True)
@@ -65,15 +76,14 @@ def ranks() -> Ranks:
     return Ranks()
 
 
-def processes_per_node(config: object) -> int:
+def processes_per_node(config: Cluster) -> int:
     """The processes an instance asks for on each machine: `auto` is one per GPU, or one without a GPU."""
-    processes = getattr(config, "processes", 1)
-    return (torch.cuda.device_count() or 1) if processes == "auto" else processes
+    return (torch.cuda.device_count() or 1) if config.processes == "auto" else config.processes
 
 
-def processes_in_run(config: object) -> int:
+def processes_in_run(config: Cluster) -> int:
     """How many processes train the instance: nodes x processes."""
-    return getattr(config, "nodes", 1) * processes_per_node(config)
+    return config.nodes * processes_per_node(config)
 
 
 def is_worker() -> bool:
@@ -81,7 +91,7 @@ def is_worker() -> bool:
 
 
 @contextmanager
-def process_group(config: object, name: str) -> Iterator[Ranks]:
+def process_group(config: Cluster, name: str) -> Iterator[Ranks]:
     """In a process of a distributed run, its group, checked against the instance's params; else a group of one."""
     if not is_worker():
         yield Ranks()
@@ -107,7 +117,7 @@ def process_group(config: object, name: str) -> Iterator[Ranks]:
         raise SystemExit(1) from None
 
 
-def join(config: object, name: str) -> None:
+def join(config: Cluster, name: str) -> None:
     """Join the run's process group: NCCL with a GPU each, or gloo with a share of the cores."""
     world = int(os.environ["WORLD_SIZE"])
     wanted = processes_in_run(config)
@@ -126,11 +136,11 @@ def join(config: object, name: str) -> None:
         dist.init_process_group("gloo")
 
 
-def on_gpus(config: object) -> bool:
-    return torch.cuda.is_available() and getattr(config, "device", "cpu") == "auto"
+def on_gpus(config: Cluster) -> bool:
+    return torch.cuda.is_available() and config.device == "auto"
 
 
-def check_processes(config: object, name: str, processes: int) -> None:
+def check_processes(config: Cluster, name: str, processes: int) -> None:
     """Refuse more processes on a machine than it has GPUs (with `device: auto`) or cores: each needs one."""
     have = torch.cuda.device_count() if on_gpus(config) else os.cpu_count() or 1
     if processes > have:
@@ -140,38 +150,29 @@ def check_processes(config: object, name: str, processes: int) -> None:
         )
 
 
-def launch(config: object, name: str, module: str) -> None:
+def launch(config: Cluster, name: str, module: str) -> None:
     """Run `python -m module NAME` in nodes x processes processes with torch's elastic launcher (torchrun's), and
     wait for them; a failure becomes one MakemoreError, with the message of the process that failed first."""
     check_processes(config, name, processes_per_node(config))
+    rendezvous = meeting(config, name)
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    nodes = getattr(config, "nodes", 1)
-    if nodes == 1:  # this machine alone: torchrun --standalone
-        rendezvous = {"rdzv_backend": "c10d", "rdzv_endpoint": "localhost:0", "run_id": str(uuid.uuid4())}
-    elif MASTER in os.environ and NODE_RANK in os.environ:
-        rendezvous = {
-            "rdzv_backend": "static",
-            "rdzv_endpoint": os.environ[MASTER],
-            "rdzv_configs": {"rank": int(os.environ[NODE_RANK])},
-            "run_id": "makemore",
-        }
-    else:
-        raise MakemoreError(
-            f"nodes = {nodes}: set {MASTER}=HOST:PORT (node 0's address) and {NODE_RANK}=K (0 to {nodes - 1}) "
-            "on each machine"
+    # the launcher's logs and the processes' one-line reports, removed after the run (or by the next, after a kill)
+    with scratch_folder("launch") as scratch:
+        errors = scratch / "errors"
+        errors.mkdir()
+        launch_config = LaunchConfig(
+            min_nodes=config.nodes,
+            max_nodes=config.nodes,
+            nproc_per_node=processes_per_node(config),
+            max_restarts=0,
+            logs_specs=DefaultLogsSpecs(log_dir=str(scratch / "logs")),
+            **rendezvous,
         )
-    launch_config = LaunchConfig(
-        min_nodes=nodes,
-        max_nodes=nodes,
-        nproc_per_node=processes_per_node(config),
-        max_restarts=0,
-        **rendezvous,
-    )
-    with tempfile.TemporaryDirectory(prefix="makemore-errors-") as errors:
-        os.environ[ERRORS] = errors
+        os.environ[ERRORS] = str(errors)
         try:
             launcher = elastic_launch(launch_config, sys.executable)
             # its warnings and failure report: ours is one line
@@ -182,9 +183,99 @@ def launch(config: object, name: str, module: str) -> None:
         except SignalException:  # a Ctrl-C, which the launcher passed on to every process
             raise KeyboardInterrupt from None
         except ChildFailedError as e:
-            raise MakemoreError(first_failure(e.failures, Path(errors))) from None
+            raise MakemoreError(first_failure(e.failures, errors)) from None
+        except dist.DistError as e:  # the launchers of the machines could not meet, or lost each other
+            raise MakemoreError(launcher_failure(config, name, e)) from None
         finally:
             del os.environ[ERRORS]
+
+
+def meeting(config: Cluster, name: str) -> dict[str, object]:
+    """The launcher's rendezvous: on this machine alone, a free port of its own (torchrun --standalone); on several,
+    node 0's HOST:PORT from MAKEMORE_MASTER, checked with MAKEMORE_NODE_RANK before anything starts."""
+    if config.nodes == 1:
+        return {"rdzv_backend": "c10d", "rdzv_endpoint": "localhost:0", "run_id": str(uuid.uuid4())}
+    if MASTER not in os.environ or NODE_RANK not in os.environ:
+        raise MakemoreError(
+            f"nodes = {config.nodes}: set {MASTER}=HOST:PORT (node 0's address) and {NODE_RANK}=K "
+            f"(0 to {config.nodes - 1}) on each machine"
+        )
+    host, port = master_address(os.environ[MASTER])
+    node = os.environ[NODE_RANK]
+    if not (node.isdigit() and int(node) < config.nodes):
+        raise MakemoreError(
+            f"{NODE_RANK}={node}: not a machine of models.{name}.nodes = {config.nodes} (0 to {config.nodes - 1})"
+        )
+    others = config.nodes - 1
+    if int(node) == 0:  # node 0 listens at the address the others meet it at
+        check_port_free(port)
+    print(
+        f"waiting for {others} more machine{'s' * (others > 1)} at {host}:{port} (up to {config.wait} s) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    if int(node) > 0 and not listening(
+        host, port, config.wait
+    ):  # before torch's client, which logs each retry
+        raise MakemoreError(missed_meeting(config, name))
+    return {
+        "rdzv_backend": "static",
+        "rdzv_endpoint": f"{host}:{port}",
+        "rdzv_configs": {"rank": int(node), "timeout": config.wait},
+        "run_id": "makemore",
+    }
+
+
+def master_address(address: str) -> tuple[str, int]:
+    """HOST and PORT of MAKEMORE_MASTER's HOST:PORT, refused in one line unless the host is known here and the port is
+    a TCP port."""
+    host, _, port = address.rpartition(":")
+    if not (host and port.isdigit() and 0 < int(port) < 65536):
+        raise MakemoreError(f"{MASTER}={address}: not HOST:PORT, with a PORT from 1 to 65535")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+    except OSError:
+        raise MakemoreError(f"{MASTER}={address}: no machine {host} known here") from None
+    return host, int(port)
+
+
+def check_port_free(port: int) -> None:
+    """Refuse a port node 0 cannot listen on (another program's, or a privileged one), before anything starts."""
+    try:
+        socket.create_server(("", port)).close()
+    except OSError as e:
+        raise MakemoreError(
+            f"{MASTER}: node 0 cannot listen on port {port} ({os.strerror(e.errno)}): choose another port"
+        ) from None
+
+
+def listening(host: str, port: int, seconds: float) -> bool:
+    """Whether something listens at host:port within `seconds` (node 0, once it has started)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), port), timeout=1).close()
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+
+
+def launcher_failure(config: Cluster, name: str, error: Exception) -> str:
+    if config.nodes == 1:
+        return (
+            f"models.{name}: torch's launcher failed ({type(error).__name__}: {str(error).splitlines()[0]})"
+        )
+    return missed_meeting(config, name)
+
+
+def missed_meeting(config: Cluster, name: str) -> str:
+    return (
+        f"models.{name}: the {config.nodes} machines did not meet at {os.environ[MASTER]} within models.{name}.wait "
+        f"= {config.wait} s: check {MASTER} (node 0's HOST:PORT, the same on every machine) and {NODE_RANK} (0 to "
+        f"{config.nodes - 1}, another on each machine)"
+    )
 
 
 def first_failure(failures: dict, errors: Path) -> str:

@@ -96,10 +96,9 @@ class Forecast:
         return self.total // self.every - (count - 1) // self.every + (self.total % self.every != 0)
 
 
-def training_device(config: object) -> torch.device:
-    """Where a family trains: a GPU when its config says `device: auto` and there is one, else the CPU."""
-    auto = getattr(config, "device", "cpu") == "auto"
-    return torch.device("cuda" if auto and torch.cuda.is_available() else "cpu")
+def training_device(device: str) -> torch.device:
+    """Where a net trains: a GPU when its `device` param is `auto` and there is one, else the CPU."""
+    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else "cpu")
 
 
 def machine_memory() -> int:

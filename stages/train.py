@@ -19,6 +19,7 @@ from makemore.distributed import is_worker, launch, process_group, processes_in_
 from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config
 from makemore.models.files import model_file, save_model
+from makemore.models.training import TrainingConfig
 from makemore.params import load_params
 from makemore.steps import training_device
 from makemore.vocab import load_vocab
@@ -29,11 +30,17 @@ INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", 
 def main() -> None:
     name = instance_argument()
     config = instance_config(name)
-    if not is_worker() and processes_in_run(config) > 1:
+    if not isinstance(config, TrainingConfig):  # a count model: one process counts
+        if is_worker():
+            raise MakemoreError(
+                f"models.{name}: a {config.family} model is fitted by one process, not by torchrun's"
+            )
+        train_instance(name, config, writes=True)
+    elif not is_worker() and processes_in_run(config) > 1:
         launch(config, name, "stages.train")
-        return
-    with process_group(config, name) as ranks:
-        train_instance(name, config, ranks.main)
+    else:
+        with process_group(config, name) as ranks:
+            train_instance(name, config, ranks.main)
 
 
 def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
@@ -43,7 +50,8 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     train, val = (SplitFile(vocab, Path(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
     code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
-    device = str(training_device(config))  # a checkpoint is one device's
+    # a checkpoint is one device's
+    device = str(training_device(config.device)) if isinstance(config, TrainingConfig) else "cpu"
     checkpoint = Checkpoint.of(
         f"checkpoints/{name}.pt", [config.model_dump(), max_len, device], INPUTS + code
     )

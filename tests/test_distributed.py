@@ -4,6 +4,7 @@ trained by one, and what happens when one of the two dies."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 import torch
 from helpers import ROOT, default_words, set_params, stage_in_process
 
-from makemore.artifacts import write_text
+from makemore.artifacts import scratch_root, write_text
 from makemore.contexts import Positions
 from makemore.vocab import Vocabulary
 
@@ -115,18 +116,123 @@ def rank_process(launcher: int, rank: int) -> int:
     raise AssertionError(f"no process of rank {rank} under {launcher}")
 
 
-def test_several_machines_need_their_rendezvous(folder, tmp_path):
+def machines(folder: Path, tmp_path: Path, **params: object) -> Path:
+    """A copy of the folder where gru_2 trains on two machines of one process each (and `params`)."""
     run = tmp_path / "run"
     shutil.copytree(
         folder, run, symlinks=True, ignore=shutil.ignore_patterns("models", "checkpoints", "metrics")
     )
-    set_params(run, models__gru_2__nodes=2)
-    result = stage_in_process(run, "train", "gru_2")
+    set_params(run, models__gru_2__nodes=2, models__gru_2__processes=1, **params)
+    return run
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return server.getsockname()[1]
+
+
+def test_several_machines_need_their_rendezvous(folder, tmp_path):
+    result = stage_in_process(machines(folder, tmp_path), "train", "gru_2")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: nodes = 2: set MAKEMORE_MASTER=HOST:PORT (node 0's address) and MAKEMORE_NODE_RANK=K (0 to 1) on "
         "each machine"
     ]
+
+
+@pytest.mark.parametrize(
+    "master, node, line",
+    [
+        ("garbage", "0", "MAKEMORE_MASTER=garbage: not HOST:PORT, with a PORT from 1 to 65535"),
+        (
+            "127.0.0.1:99999",
+            "0",
+            "MAKEMORE_MASTER=127.0.0.1:99999: not HOST:PORT, with a PORT from 1 to 65535",
+        ),
+        ("127.0.0.1:abc", "0", "MAKEMORE_MASTER=127.0.0.1:abc: not HOST:PORT, with a PORT from 1 to 65535"),
+        (":29500", "0", "MAKEMORE_MASTER=:29500: not HOST:PORT, with a PORT from 1 to 65535"),
+        (
+            "no-such-host.invalid:29500",
+            "0",
+            "MAKEMORE_MASTER=no-such-host.invalid:29500: no machine no-such-host.invalid known here",
+        ),
+        (
+            "127.0.0.1:29500",
+            "abc",
+            "MAKEMORE_NODE_RANK=abc: not a machine of models.gru_2.nodes = 2 (0 to 1)",
+        ),
+        ("127.0.0.1:29500", "2", "MAKEMORE_NODE_RANK=2: not a machine of models.gru_2.nodes = 2 (0 to 1)"),
+        ("127.0.0.1:29500", "5", "MAKEMORE_NODE_RANK=5: not a machine of models.gru_2.nodes = 2 (0 to 1)"),
+        ("127.0.0.1:29500", "-1", "MAKEMORE_NODE_RANK=-1: not a machine of models.gru_2.nodes = 2 (0 to 1)"),
+    ],
+)
+def test_a_machine_with_a_bad_address_or_number_is_refused_in_one_line_before_it_waits(
+    folder, tmp_path, monkeypatch, master, node, line
+):
+    monkeypatch.setenv("MAKEMORE_MASTER", master)
+    monkeypatch.setenv("MAKEMORE_NODE_RANK", node)
+    result = stage_in_process(machines(folder, tmp_path), "train", "gru_2")
+    assert (result.returncode, result.stderr.splitlines()) == (1, [f"error: {line}"])
+
+
+def test_node_0_refuses_a_port_in_use_before_it_waits(folder, tmp_path, monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("MAKEMORE_MASTER", f"127.0.0.1:{port}")
+        monkeypatch.setenv("MAKEMORE_NODE_RANK", "0")
+        result = stage_in_process(machines(folder, tmp_path), "train", "gru_2")
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        [
+            f"error: MAKEMORE_MASTER: node 0 cannot listen on port {port} (Address already in use): choose another port"
+        ],
+    )
+
+
+@pytest.mark.parametrize("node", ["0", "1"])
+def test_a_machine_alone_waits_its_bounded_time_saying_for_what_then_fails_in_one_line(
+    folder, tmp_path, monkeypatch, node
+):
+    run, port = machines(folder, tmp_path, models__gru_2__wait=1), free_port()
+    monkeypatch.setenv("MAKEMORE_MASTER", f"127.0.0.1:{port}")
+    monkeypatch.setenv("MAKEMORE_NODE_RANK", node)
+    result = stage_in_process(run, "train", "gru_2")
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        [
+            f"waiting for 1 more machine at 127.0.0.1:{port} (up to 1 s) ...",
+            f"error: models.gru_2: the 2 machines did not meet at 127.0.0.1:{port} within models.gru_2.wait = 1 s: "
+            "check MAKEMORE_MASTER (node 0's HOST:PORT, the same on every machine) and MAKEMORE_NODE_RANK (0 to 1, "
+            "another on each machine)",
+        ],
+    )
+    assert not (run / "data/models/gru_2.pt").exists()
+    assert not [path for path in scratch_root().iterdir() if path.name.startswith(f"{os.getpid()}-")]
+
+
+def test_two_machines_of_one_process_train_the_net_of_one_machine_of_two(trained_by_two, tmp_path):
+    run, port = machines(trained_by_two, tmp_path), free_port()
+    environment = os.environ | {"MAKEMORE_MASTER": f"127.0.0.1:{port}", "OMP_NUM_THREADS": "1"}
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "stages.train", "gru_2"],
+            cwd=run,
+            env=environment | {"MAKEMORE_NODE_RANK": str(node)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for node in (1, 0)  # node 1 first: it waits for node 0
+    ]
+    for node in nodes:
+        assert node.wait(timeout=300) == 0, node.stderr.read()
+        assert node.stderr.read() == f"waiting for 1 more machine at 127.0.0.1:{port} (up to 300 s) ...\n"
+    one, two = (
+        torch.load(path / "data/models/gru_2.pt", weights_only=True) for path in (trained_by_two, run)
+    )
+    tensors = [key for key, value in one.items() if isinstance(value, torch.Tensor)]
+    assert len(tensors) > 3
+    for key in tensors:
+        assert torch.equal(one[key], two[key]), key
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 7])

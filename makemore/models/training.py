@@ -52,6 +52,8 @@ class TrainingConfig(FamilyConfig):
     # machine (auto: one per GPU), and machines
     processes: Annotated[StrictInt, Field(ge=1, le=1024)] | Literal["auto"] = 1
     nodes: StrictInt = Field(1, ge=1, le=1024)
+    # seconds each machine waits for the others to meet (nodes > 1); how it trains, not what: not in the model file
+    wait: StrictInt = Field(300, ge=1, le=86_400, exclude=True)
 
     @model_validator(mode="after")
     def schedule_fits(self) -> "TrainingConfig":
@@ -91,7 +93,7 @@ def train(
     """Train a net: `build_net` makes it untrained, `model_of` makes the family's model around it (what measures
     val). The weights of the best val NLL are the model's."""
     # the data, and where to train
-    device = training_device(config)
+    device = training_device(config.device)
     batches = Batches.of(data.train.whole())
     # the net, once its training is known to fit in memory
     check_memory(build_net, config, batches.width, device)
