@@ -175,7 +175,7 @@ def launch(config: Cluster, name: str, module: str) -> None:
         os.environ[ERRORS] = str(errors)
         try:
             launcher = elastic_launch(launch_config, sys.executable)
-            # its warnings and failure report: ours is one line
+            # Silence the launcher's warnings and failure report: the stage prints its own one line.
             for logger in logging.root.manager.loggerDict:
                 if logger.startswith("torch.distributed.elastic"):
                     logging.getLogger(logger).setLevel(logging.CRITICAL)

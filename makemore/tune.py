@@ -215,11 +215,11 @@ def results(sweeps: dict[str, list[object]]) -> tuple[dict[str, pd.DataFrame], l
                 failed.append(experiment_name(param, value))
                 continue
             metrics = experiment["data"]["metrics"][f"metrics/evaluate/{name}.json"]["data"]
-            # float(): an infinite NLL is written as "inf"
+            # float() because an infinite NLL is written as "inf"
             rows.append({"value": value, **{split: float(metrics[split]["nll"]) for split in SPLITS}})
         if rows:
             table = pd.DataFrame(rows)
-            # as given: 0 stays 0 beside 0.1
+            # the value as given, so that 0 stays 0 beside 0.1
             tables[param] = table.assign(value=pd.Series(table["value"].tolist(), dtype=object))
     return tables, failed
 

@@ -58,22 +58,22 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     started = time.perf_counter()
     try:
         training = FAMILIES[config.family].fit(config, FitData(vocab, train, val, max_len, checkpoint))
-    except ParamError as e:  # its message starts with the param it blames: name its model too
+    except ParamError as e:  # its message starts with the param it blames; prefix the instance's name
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     if not writes:
         return
     save_model(model_file(name), training.model, name)
-    # dvc.yaml declares its files
+    # No dvc.yaml of DVCLive's own: the project's dvc.yaml declares these files.
     with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:
         for row in training.curve:
             live.step = row["step"]
             for column, value in row.items():
                 if column != "step":
-                    # rounded as the metrics: stable in the last bits
+                    # rounded as the metrics are, so that the last bits do not change from run to run
                     live.log_metric(f"{column}/nll", round(value, 6))
         live.summary |= training.summary
-    # the one output that differs from run to run: kept out of the model and metrics files that must not
+    # The training time differs from run to run, so it has a file of its own, apart from the outputs that must not.
     write_json(
         f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]}
     )

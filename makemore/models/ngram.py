@@ -40,7 +40,7 @@ class NGramConfig(FamilyConfig):
     order: StrictInt = Field(ge=1, le=MAX_ORDER)  # tokens per n-gram: the context is order - 1 tokens
     smoothing: Literal["additive", "kneser_ney"]
     k: float | None = Field(default=None, ge=0)  # additive: added to every count (0 = maximum likelihood)
-    # kneser_ney: D1, D2, D3+ (null: estimated)
+    # kneser_ney's discounts D1, D2 and D3+ (null: estimated from the counts of counts)
     discounts: list[float] | None = Field(default=None, min_length=3, max_length=3)
 
     @model_validator(mode="after")

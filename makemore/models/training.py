@@ -52,7 +52,8 @@ class TrainingConfig(FamilyConfig):
     # machine (auto: one per GPU), and machines
     processes: Annotated[StrictInt, Field(ge=1, le=1024)] | Literal["auto"] = 1
     nodes: StrictInt = Field(1, ge=1, le=1024)
-    # seconds each machine waits for the others to meet (nodes > 1); how it trains, not what: not in the model file
+    # seconds each machine waits for the others to join (nodes > 1); it leaves the net as it is, so the model file
+    # does not hold it
     wait: StrictInt = Field(300, ge=1, le=86_400, exclude=True)
 
     @model_validator(mode="after")
@@ -100,7 +101,7 @@ def train(
     torch.manual_seed(config.seed)
     net = build_net().to(device)
     model = model_of(net)
-    # the run: from the start, or from its checkpoint
+    # Start the run, or resume it from its checkpoint.
     run = Run.start(config, net, data.checkpoint, ranks())
     run.train(config, model, batches, data.val.whole(), data.checkpoint)
     if run.best["step"] == 0:
@@ -208,11 +209,12 @@ class Run:
         train_sum, train_tokens = 0.0, 0
         steps = Steps(config.steps, too_large_lr(config.lr), self.step, self.ranks.main, config.eval_every)
         for step in steps:
-            # forward: the loss of a batch, this rank's share of it
+            # forward: this rank's share of a random batch, and its loss
             loss, batch_loss, tokens = self.forward(config, batches, device)
             steps.check(batch_loss)
             train_sum, train_tokens = train_sum + batch_loss.item() * tokens, train_tokens + tokens
-            # measure: val, every eval_every steps and at the last (train: the mean batch loss since the last row)
+            # measure val every eval_every steps and at the last; the train NLL of a row is the mean batch loss
+            # since the row before
             measured = step % config.eval_every == 0 or step == config.steps
             if measured:
                 with steps.measuring():
@@ -225,7 +227,7 @@ class Run:
                 break
             # backward and update
             self.update(loss, learning_rate(config, step))
-            # checkpoint, after a row: no train loss is summed since it
+            # checkpoint right after a row, when no train loss has been summed since it
             if checkpoint and measured:
                 self.step = step + 1
                 snapshot = self.snapshot()
@@ -243,8 +245,8 @@ class Run:
         tokens = int((targets != IGNORED).sum())  # of the whole batch
         mine = self.ranks.share(len(inputs))
         logits = self.trained.train()(inputs[mine], None if positions is None else positions[mine])
-        # The sum over this rank's share, divided by the whole batch's tokens and multiplied by the ranks: the
-        # mean of the ranks' gradients is then the whole batch's, as with one process.
+        # The sum over this rank's share is divided by the whole batch's tokens and multiplied by the ranks, so that
+        # the mean of the ranks' gradients is the whole batch's gradient, as with one process.
         token_losses = F.cross_entropy(
             logits.view(-1, logits.shape[-1]),
             targets[mine].reshape(-1),
@@ -290,7 +292,7 @@ class Run:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.random_batches.set_state(saved["random"]["batches"])
         random = saved["random"]
-        # a copy of the rank's row: torch.set_rng_state of a view into the stacked states crashes
+        # torch.set_rng_state crashes on a view into the stacked states, so it gets a copy of this rank's row
         torch.set_rng_state(
             random["ranks"][self.ranks.rank].clone() if self.ranks.world > 1 else random["torch"]
         )
