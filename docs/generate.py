@@ -187,6 +187,7 @@ def by_val(root: Path) -> list[str]:
 
 def leaderboard(root: Path) -> str:
     rows, tokens, zero = [], {}, []
+    compared = read_json(root / "metrics" / "compare.json")
     for name in by_val(root):
         params, evaluated = models(root)[name], metrics(root, "evaluate", name)
         summary, time = metrics(root, "train", name), metrics(root, "time", name)
@@ -199,10 +200,15 @@ def leaderboard(root: Path) -> str:
                 f"{time['train_seconds']:.1f} s",
                 f5(evaluated["train"]["nll"]),
                 f"**{f5(evaluated['val']['nll'])}**",
+                versus_best(compared["models"][name]),
                 f5(evaluated["test"]["nll"]),
                 f"{float(evaluated['val']['perplexity']):.2f}",
             ]
         )
+        if compared["models"][name]["model_sha256"] != evaluated["model_sha256"]:
+            raise GenerationError(
+                f"metrics/compare.json compared another {name} than was evaluated: run `dvc repro`"
+            )
         tokens[name] = tuple(evaluated[split]["tokens"] for split in ("train", "val", "test"))
         zero += [
             f"{evaluated[split]['zero_probability_tokens']:,} {split} tokens under `{name}`"
@@ -212,12 +218,32 @@ def leaderboard(root: Path) -> str:
     if len(set(tokens.values())) != 1:
         raise GenerationError(f"the models were evaluated on different splits: {tokens}")
     train, val, test = next(iter(tokens.values()))
-    header = ["model", "family", "settings", "size", "training", "train NLL", "val NLL", "test NLL"]
+    header = [
+        "model",
+        "family",
+        "settings",
+        "size",
+        "training",
+        "train NLL",
+        "val NLL",
+        "vs best",
+        "test NLL",
+    ]
     caption = (
         f"Mean NLL per predicted token in nats, on {train:,} train, {val:,} val and {test:,} test tokens; "
         + (f"probability zero: {', '.join(zero)}." if zero else "no token of any split has probability zero.")
+        + f" vs best: the val NLL minus the best's, with its {compared['confidence']:.0%} interval over "
+        f"{compared['resamples']:,} resamples of the {compared['words']:,} val words (`metrics/compare.json`); "
+        "a tie when it holds 0."
     )
     return table([*header, "val perplexity"], rows) + "\n\n" + textwrap.fill(caption, 110)
+
+
+def versus_best(compared: dict) -> str:
+    if compared["verdict"] == "best":
+        return "best"
+    interval = f"{compared['difference']:+.4f} [{compared['low']:+.4f}, {compared['high']:+.4f}]"
+    return interval + (" tie" if compared["verdict"] == "tie" else "")
 
 
 def data_sizes(root: Path) -> str:

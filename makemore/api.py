@@ -29,6 +29,10 @@ from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
 NO_MODEL = "no model file here (dvc repro, or dvc pull)"
+COMPARE_FILE = "metrics/compare.json"
+# a leaderboard column, and the key of metrics/compare.json it shows
+COMPARED = {"vs_best": "difference", "low": "low", "high": "high"}
+NOT_COMPARED = {"vs_best": math.nan, "low": math.nan, "high": math.nan, "verdict": None}
 
 
 def project_root(start: Path) -> Path:
@@ -187,8 +191,9 @@ class Project:
         )
 
     def leaderboard(self) -> pd.DataFrame:
-        """One row per model: its family, its params, its train, val and test NLL (metrics/evaluate/NAME.json) and
-        its status, best val first. A model's NLLs are shown only beside the model file they were measured on
+        """One row per model: its family, its params, its train, val and test NLL (metrics/evaluate/NAME.json), its
+        status, and its val NLL's difference from the best model's with the bootstrap interval of it and a verdict,
+        best, tie (the interval holds 0) or worse (metrics/compare.json); best val first. A model's NLLs are shown only beside the model file they were measured on
         (the sha256 its evaluate stage recorded): a model not trained or evaluated yet, trained with other params
         than params.yaml's (edited since `dvc repro`), or another file than the one measured, has none, and its
         status says why and what to run."""
@@ -196,12 +201,30 @@ class Project:
         for name, params in self.params.models.items():
             status, nlls = self.evaluated(name)
             settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
+            versus = self.versus_best(name) if status == "ok" else NOT_COMPARED
             rows.append(
                 {"model": name, "family": params.get("family"), "params": settings, **nlls, "status": status}
+                | versus
             )
         table = pd.DataFrame(rows)
         order = table["val"].map(lambda nll: math.inf if math.isnan(nll) else nll).argsort(kind="stable")
         return table.iloc[order].reset_index(drop=True)
+
+    def versus_best(self, name: str) -> dict[str, float | str | None]:
+        """A model's row of metrics/compare.json (vs_best, low, high, verdict), if it compared the file in place."""
+        path = self.root / COMPARE_FILE
+        if not path.is_file():
+            return NOT_COMPARED
+        try:
+            compared = json.loads(path.read_text())["models"].get(name)
+            if compared is None or compared["model_sha256"] != self.load(name).sha256:
+                return NOT_COMPARED
+            numbers = {key: float(compared[source]) for key, source in COMPARED.items()}
+            return numbers | {"verdict": str(compared["verdict"])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MakemoreError(
+                f"{path}: not the metrics of the compare stage (corrupt): run `dvc repro -f compare`"
+            ) from None
 
     def evaluated(self, name: str) -> tuple[str, dict[str, float]]:
         """The status of a model's metrics ("ok", or why there are none) and its NLL on each split (NaN if none)."""

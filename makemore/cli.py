@@ -61,7 +61,19 @@ def list_models(args: argparse.Namespace) -> None:
     other params than params.yaml's (edited since `dvc repro`) shows why it has no NLL instead."""
     board = Project().leaderboard()
     val = [nll if status == "ok" else status for nll, status in zip(board["val"], board["status"])]
-    print(board[["model", "family", "params"]].assign(**{"val NLL": val}).to_string(index=False))
+    versus = [versus_best(row) for row in board.to_dict("records")]
+    columns = {"val NLL": val, "val vs best [interval]": versus}
+    print(board[["model", "family", "params"]].assign(**columns).to_string(index=False))
+
+
+def versus_best(row: dict) -> str:
+    """A model's difference from the best on val, with its interval, as `+0.00869 [+0.00369, +0.01393]`."""
+    if not isinstance(row["verdict"], str):  # none: NaN in the leaderboard's column of strings
+        return "-" if row["status"] != "ok" else "not compared yet (dvc repro)"
+    if row["verdict"] == "best":
+        return "best"
+    interval = f"{row['vs_best']:+.5f} [{row['low']:+.5f}, {row['high']:+.5f}]"
+    return interval + (" tie" if row["verdict"] == "tie" else "")
 
 
 def parser() -> argparse.ArgumentParser:

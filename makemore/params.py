@@ -85,12 +85,21 @@ class Sample(Section):
     )
 
 
+class Compare(Section):
+    """How every model is compared with the best on val (makemore/compare.py): a paired bootstrap over the words."""
+
+    resamples: StrictInt = Field(1000, ge=10, le=100_000)  # draws of the val words
+    seed: Seed = 0  # of the draws
+    confidence: float = Field(0.95, gt=0, lt=1)  # of each interval of a difference
+
+
 class Params(Section):
     data: Data
     split: Split
     # each checked by its family (makemore.models)
     models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)
     sample: Sample
+    compare: Compare = Compare()
 
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict:

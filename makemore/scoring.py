@@ -13,14 +13,33 @@ CHUNK_ENTRIES = 1 << 22
 
 
 def total_log_likelihood(model: Model, positions: Positions) -> tuple[float, int]:
-    """The sum of log p(token | context) over every position, and how many positions have p = 0.
+    """The sum of log p(token | context) over every position, and how many positions have p = 0."""
+    counts, log_p, _ = pair_log_likelihoods(model, positions)
+    return (counts * log_p).sum().item(), int(counts[log_p == -math.inf].sum())
 
-    Each distinct (context, token) pair is given to the model once, in chunks, and weighed by its count:
-    the same sum as position by position, at the cost of the distinct pairs.
+
+def word_log_likelihoods(model: Model, positions: Positions) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W,) float64: the log-likelihood of each word (the sum of log p over its characters and its end), and (W,)
+    how many tokens it predicts."""
+    _, log_p, pair_of_position = pair_log_likelihoods(model, positions)
+    word = (positions.offsets == 0).cumsum(0) - 1  # each position's word
+    words = int(word[-1]) + 1 if len(positions) else 0
+    totals = torch.zeros(words, dtype=torch.float64).index_add_(0, word, log_p[pair_of_position.long()])
+    return totals, torch.bincount(word, minlength=words)
+
+
+def pair_log_likelihoods(
+    model: Model, positions: Positions
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each distinct (context, token) pair of the positions: (P,) its count and (P,) float64 log p, and (N,) the
+    pair of each position.
+
+    Each pair is given to the model once, in chunks: the same sums as position by position, at the cost of the
+    distinct pairs.
     """
     size = model.vocab.size
     contexts, context_ids = distinct_contexts(positions, model.context_length, size)
-    pairs, _, pair_counts = numbered(
+    pairs, pair_of_position, pair_counts = numbered(
         combined(context_ids, size, positions.targets, contexts), contexts * size
     )
     first = torch.full((contexts,), len(positions)).scatter_reduce(
@@ -28,17 +47,14 @@ def total_log_likelihood(model: Model, positions: Positions) -> tuple[float, int
     )
     # a chunk holds whole words' prefixes: a net reads each word once
     in_text_order = first[pairs // size].argsort(stable=True)
-    pairs, pair_counts = pairs[in_text_order], pair_counts[in_text_order]
     chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
-    total, zeros = 0.0, 0
+    log_p = torch.empty(len(pairs), dtype=torch.float64)
     for start in range(0, len(pairs), chunk):
-        codes, counts = pairs[start : start + chunk], pair_counts[start : start + chunk]
-        log_p = model.log_probs_of(
-            positions.contexts(model.context_length, first[codes // size]), codes % size
-        ).double()
-        total += (counts * log_p).sum().item()
-        zeros += int(counts[log_p == -math.inf].sum())
-    return total, zeros
+        taken = in_text_order[start : start + chunk]
+        codes = pairs[taken]
+        contexts_taken = positions.contexts(model.context_length, first[codes // size])
+        log_p[taken] = model.log_probs_of(contexts_taken, codes % size).double()
+    return pair_counts, log_p, pair_of_position
 
 
 def split_log_likelihood(model: Model, split: Split) -> tuple[float, int, int]:

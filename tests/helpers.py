@@ -163,7 +163,7 @@ class Project:
 
     def outputs(self) -> dict[str, str]:
         """sha256 of every file the pipeline wrote, by path, but the training times (metrics/time), new on every run."""
-        folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "metrics")
+        folders = ("data/prepared", "data/bigrams", "data/models", "data/samples", "data/scores", "metrics")
         # DVC's, not written by a stage
         files = [
             p for d in folders for p in (self.path / d).rglob("*") if p.is_file() and p.name != ".gitignore"

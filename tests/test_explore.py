@@ -72,7 +72,8 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     # the lecture's two models only: every experiment restores the branches it does not change, which takes time
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
     project.set_params(data__path="data/mine.txt", models={name: models[name] for name in ("count", "nn")})
-    assert project.repro() == ["prepare"]
+    # compare reruns too, since it now compares two models
+    assert project.repro() == ["prepare", "compare"]
     lock = yaml.safe_load((project.path / "dvc.lock").read_text())
     assert "data/mine.txt" in [dep["path"] for dep in lock["stages"]["prepare"]["deps"]]
     commit_all(project, "my own words")
@@ -248,11 +249,25 @@ def test_models_lists_every_model_with_its_family_and_val_nll_best_first(project
         name: json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
         for name in models
     }
-    assert listed[0].split()[:3] == ["model", "family", "params"]
-    rows = [line.split() for line in listed[1:]]
-    assert [row[0] for row in rows] == sorted(models, key=val.get)
+    compared = json.loads((project.path / "metrics/compare.json").read_text())["models"]
+    assert listed[0].split() == ["model", "family", "params", "val", "NLL", "val", "vs", "best", "[interval]"]
+    rows = [
+        re.fullmatch(r" *(\S+) +(\S+) .* (\S+) +(best|(\S+) \[(\S+), (\S+)\]( tie)?)", line)
+        for line in listed[1:]
+    ]
+    assert [row[1] for row in rows] == sorted(models, key=val.get)
     for row in rows:
-        assert row[1] == models[row[0]]["family"] and float(row[-1]) == val[row[0]]
+        name, family, nll, versus, difference, low, high, tie = row.groups()
+        assert family == models[name]["family"] and float(nll) == val[name]
+        if versus == "best":
+            assert val[name] == min(val.values())
+        else:  # as metrics/compare.json has it, to the 5 decimals shown
+            shown = [float(difference), float(low), float(high)]
+            assert shown == pytest.approx(
+                [compared[name][key] for key in ("difference", "low", "high")], abs=6e-6
+            )
+            assert float(low) <= float(difference) <= float(high)
+            assert (tie is not None) == (float(low) <= 0 <= float(high))
 
 
 def test_after_editing_params_without_repro_the_cli_refuses_the_old_model_and_lists_it_as_stale(project):
@@ -262,7 +277,7 @@ def test_after_editing_params_without_repro_the_cli_refuses_the_old_model_and_li
         refused = makemore(project, *command, check=False)
         assert (refused.returncode, refused.stderr) == (1, f"error: data/models/count.pt: {stale}\n")
     (row,) = [line for line in makemore(project, "models").stdout.splitlines() if line.split()[0] == "count"]
-    assert row.endswith(f"stale: {stale}")
+    assert re.search(re.escape(f"stale: {stale}") + r" +-$", row)  # and no comparison
 
 
 def test_a_model_file_that_is_not_the_one_its_metrics_measured_has_no_metrics_shown(project):
@@ -278,9 +293,10 @@ def test_a_model_file_that_is_not_the_one_its_metrics_measured_has_no_metrics_sh
         "stale: data/models/count.pt is not the file metrics/evaluate/count.json measured: run `dvc repro`"
     )
     (row,) = [line for line in makemore(project, "models").stdout.splitlines() if line.split()[0] == "count"]
-    assert row.endswith(stale)
+    assert re.search(re.escape(stale) + r" +-$", row)  # and no comparison
     board = ApiProject(project.path).leaderboard().set_index("model")
     assert board.loc["count", "status"] == stale and board.loc["count", ["train", "val", "test"]].isna().all()
+    assert board.loc["count", ["vs_best", "low", "high", "verdict"]].isna().all()
     assert (board.drop(index="count")["status"] == "ok").all()
     project.dvc("repro")  # the model of its params and data again, and its metrics of it
     assert ApiProject(project.path).leaderboard().set_index("model").loc["count", "status"] == "ok"
@@ -289,7 +305,7 @@ def test_a_model_file_that_is_not_the_one_its_metrics_measured_has_no_metrics_sh
 @pytest.mark.long
 def test_k_0_gives_inf_in_valid_json_and_score_shows_the_zero_probability_token(project):
     project.set_params(models__count__k=0)
-    assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count"}
+    assert set(project.repro()) == {"train@count", "evaluate@count", "sample@count", "compare"}
     train = words_of(project, "data/prepared/train.txt")
     seen = {pair for w in train for pair in word_bigrams(w)}
     unseen = sum(
@@ -448,7 +464,8 @@ def test_sampling_params_rerun_only_the_sample_stages(project):
     # fewer stages to run, same test
     project.set_params(models={name: models[name] for name in ("count", "nn")})
     project.set_params(sample__top_k=1)
-    assert set(project.repro()) == {"sample@count", "sample@nn"}
+    # and compare, for the fewer models it compares
+    assert set(project.repro()) == {"sample@count", "sample@nn", "compare"}
     vocab = json.loads((project.path / "data/prepared/vocab.json").read_text())
     for model in ("count", "nn"):
         probs = probability_table(project, model)

@@ -42,6 +42,8 @@ def branch(name: str) -> set[str]:
         f"data/samples/{name}.txt",
         f"metrics/sample/{name}.json",
         f"metrics/sample/{name}_lengths.csv",
+        f"data/scores/{name}.tsv",
+        "metrics/compare.json",  # every model against the best
     }
 
 
@@ -105,9 +107,11 @@ def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_els
         "discounts": None,
     }
     (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert set(project.repro()) == {"train@fourgram", "evaluate@fourgram", "sample@fourgram"}
-    assert set(project.outputs()) - set(before) == branch("fourgram")
-    assert all(project.outputs()[path] == digest for path, digest in before.items())
+    assert set(project.repro()) == {"train@fourgram", "evaluate@fourgram", "sample@fourgram", "compare"}
+    assert set(project.outputs()) - set(before) == branch("fourgram") - {"metrics/compare.json"}
+    assert all(
+        project.outputs()[path] == digest for path, digest in before.items() if path != "metrics/compare.json"
+    )
     fourgram = metrics_shown(project)["metrics/evaluate/fourgram.json"]["val"]["nll"]
     assert (
         metrics_shown(project)["metrics/evaluate/kneser_ney.json"]["val"]["nll"]
@@ -117,7 +121,9 @@ def test_adding_a_model_runs_only_its_branch_and_removing_it_changes_nothing_els
 
     del params["models"]["fourgram"]
     (project.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert project.repro() == []
+    # only the comparison reruns (data/scores still holds the removed model's scores), to the same file as before
+    assert project.repro() == ["compare"]
+    assert project.outputs()["metrics/compare.json"] == before["metrics/compare.json"]
     assert "Data and pipelines are up to date" in project.dvc("status").stdout
 
 
@@ -146,7 +152,7 @@ def test_the_learning_rate_reruns_only_the_nn_branch_after_a_kill_mid_write_and_
     )
 
     # and a plain repro recovers: exactly the nn branch runs, the stale temporary file is gone
-    assert set(project.repro()) == {"train@nn", "plot_nn", "evaluate@nn", "sample@nn"}
+    assert set(project.repro()) == {"train@nn", "plot_nn", "evaluate@nn", "sample@nn", "compare"}
     assert not [p.name for p in models.iterdir() if p.name.startswith(".nn.pt.")]
     changed = {path for path, digest in project.outputs().items() if before[path] != digest}
     assert {
@@ -185,9 +191,11 @@ def test_a_misspelt_key_reruns_its_stage_and_is_refused(project):
 
 def reproduced_here(path: Path, networks: set[str]) -> bool:
     """Whether the shared run makes `path`: not the training times (new on every run), nor the neural models'
-    files, which it leaves out (without_networks)."""
-    return path.parts[:2] != ("metrics", "time") and not any(
-        name in path.parts or path.stem in (name, f"{name}_lengths") for name in networks
+    files, which it leaves out (without_networks), nor the comparison of all the models (tests/test_compare.py)."""
+    return (
+        path.parts[:2] != ("metrics", "time")
+        and path != Path("metrics/compare.json")
+        and not any(name in path.parts or path.stem in (name, f"{name}_lengths") for name in networks)
     )
 
 
@@ -238,7 +246,7 @@ def test_committed_lock_is_what_the_default_data_and_code_give(project):
                 "outs": exact(entry.get("outs", [])),
             }
             for stage, entry in project.lock_without_times().items()
-            if stage.partition("@")[2] not in networks
+            if stage.partition("@")[2] not in networks and stage != "compare"  # compare reads every model
         }
 
     assert lock(project) == lock(Project(ROOT))

@@ -82,6 +82,7 @@ def test_a_teammate_pulls_the_models_instead_of_training_and_shares_experiments_
         "train@count",
         "evaluate@count",
         "sample@count",
+        "compare",
     }
     project.dvc("exp", "push", "origin", "count-k-half")
     teammate.dvc("exp", "pull", "origin", "count-k-half")
