@@ -113,8 +113,10 @@ def read_json(path: Path) -> dict:
 
 
 def models(root: Path) -> dict[str, dict]:
-    """The instances under `models:` in params.yaml, in its order."""
-    return read_yaml(root / "params.yaml")["models"]
+    """The instances under `models:` in params.yaml, then those under `mixtures:` (family mixture), in its order."""
+    params = read_yaml(root / "params.yaml")
+    mixtures = {name: {"family": "mixture", **given} for name, given in params.get("mixtures", {}).items()}
+    return params["models"] | mixtures
 
 
 def metrics(root: Path, kind: str, name: str) -> dict:
@@ -174,6 +176,8 @@ def size(summary: dict) -> str:
         return f"{summary['ngrams_stored']:,} n-grams"
     if "parameters" in summary:
         return f"{summary['parameters']:,} weights"
+    if "weights" in summary:  # a mixture's: the weight of each model it mixes
+        return ", ".join(f"{name} {weight:.3f}" for name, weight in summary["weights"].items())
     return "–"
 
 
@@ -332,7 +336,7 @@ def train_summaries(root: Path) -> str:
                 f"`{name}`",
                 f"{summary['step']:,}",
                 f"{time['train_seconds']:.1f} s",
-                f5(summary["train"]["nll"]),
+                f5(summary["train"]["nll"]) if "train" in summary else "–",  # a mixture is fitted on val
                 f5(summary["val"]["nll"]),
                 best,
                 size(summary),
@@ -536,11 +540,12 @@ def artifacts(root: Path) -> str:
     for name, params in models(root).items():
         evaluated = metrics(root, "evaluate", name)
         val = nll(evaluated["val"]["nll"])
+        mixture = params["family"] == "mixture"
         declared[name] = {
-            "path": f"data/models/{name}.pt",
+            "path": f"data/{'mixtures' if mixture else 'models'}/{name}.pt",
             "type": "model",
             "desc": f"Character-level language model ({params['family']}) trained on "
-            f"{read_yaml(root / 'params.yaml')['data']['path']} by train@{name}",
+            f"{read_yaml(root / 'params.yaml')['data']['path']} by {f'mix_{name}' if mixture else f'train@{name}'}",
             "labels": ["makemore", params["family"]],
             "meta": {
                 "family": params["family"],

@@ -154,8 +154,8 @@ class Project:
 
     @property
     def names(self) -> list[str]:
-        """The models under `models:` in params.yaml, in its order."""
-        return list(self.params.models)
+        """The models under `models:` in params.yaml, then its `mixtures:`, in its order."""
+        return list(self.params.instances)
 
     @cached_property
     def vocab(self) -> Vocabulary:
@@ -170,7 +170,7 @@ class Project:
             )
         if name not in self._loaded:
             model = load_instance(name, self.vocab, self.root)
-            sha256 = file_sha256(self.root / model_file(name))
+            sha256 = file_sha256(self.root / model_file(name, self.params))
             self._loaded[name] = Trained(
                 name, model, self.root / VOCAB_FILE, sha256, self.params.data.normalize
             )
@@ -198,7 +198,7 @@ class Project:
         than params.yaml's (edited since `dvc repro`), or another file than the one measured, has none, and its
         status says why and what to run."""
         rows = []
-        for name, params in self.params.models.items():
+        for name, params in self.params.instances.items():
             status, nlls = self.evaluated(name)
             settings = " ".join(f"{key}={value}" for key, value in params.items() if key != "family")
             versus = self.versus_best(name) if status == "ok" else NOT_COMPARED
@@ -240,7 +240,10 @@ class Project:
             raise MakemoreError(
                 f"{metrics}: not the metrics of an evaluate stage (corrupt): run `dvc repro -f evaluate@{name}`"
             ) from None
-        if not (self.root / VOCAB_FILE).is_file() or not (self.root / model_file(name)).is_file():
+        if (
+            not (self.root / VOCAB_FILE).is_file()
+            or not (self.root / model_file(name, self.params)).is_file()
+        ):
             return NO_MODEL, missing
         try:
             trained = self.load(name)
@@ -248,7 +251,7 @@ class Project:
             return f"stale: {str(e).partition(': ')[2]}", missing
         if measured != trained.sha256:
             return (
-                f"stale: {model_file(name)} is not the file {metrics.relative_to(self.root)} measured: run `dvc repro`",
+                f"stale: {model_file(name, self.params)} is not the file {metrics.relative_to(self.root)} measured: run `dvc repro`",
                 missing,
             )
         return "ok", nlls

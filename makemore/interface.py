@@ -28,6 +28,8 @@ class FitData:
     max_len: int  # the longest word any split or caller may give (data.max_len): a whole-word model reads that many
     # where a family that trains for long keeps its state, and resumes from
     checkpoint: Checkpoint | None = None
+    # the trained models a mixture mixes, by instance name (the train stage loads those its `of` names)
+    trained: dict[str, "Model"] = field(default_factory=dict)
 
 
 @dataclass

@@ -98,8 +98,24 @@ class Params(Section):
     split: Split
     # each checked by its family (makemore.models)
     models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)
+    # mixtures of the models, each checked by makemore/models/mixture.py
+    mixtures: dict[InstanceName, dict[str, Any]] = {}
     sample: Sample
     compare: Compare = Compare()
+
+    @model_validator(mode="after")
+    def names_once(self) -> "Params":
+        for name in self.mixtures:
+            if name in self.models:
+                raise ValueError(
+                    f"mixtures.{name}: a model under `models:` has this name too; give one another"
+                )
+        return self
+
+    @property
+    def instances(self) -> dict[str, dict[str, Any]]:
+        """Every instance's params by name: the models, then the mixtures (their family: mixture)."""
+        return self.models | {name: {"family": "mixture", **given} for name, given in self.mixtures.items()}
 
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict:

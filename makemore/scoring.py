@@ -18,13 +18,20 @@ def total_log_likelihood(model: Model, positions: Positions) -> tuple[float, int
     return (counts * log_p).sum().item(), int(counts[log_p == -math.inf].sum())
 
 
+def position_log_likelihoods(model: Model, positions: Positions) -> torch.Tensor:
+    """(N,) float64: log p(token | context) at each position."""
+    _, log_p, pair_of_position = pair_log_likelihoods(model, positions)
+    return log_p[pair_of_position.long()]
+
+
 def word_log_likelihoods(model: Model, positions: Positions) -> tuple[torch.Tensor, torch.Tensor]:
     """(W,) float64: the log-likelihood of each word (the sum of log p over its characters and its end), and (W,)
     how many tokens it predicts."""
-    _, log_p, pair_of_position = pair_log_likelihoods(model, positions)
     word = (positions.offsets == 0).cumsum(0) - 1  # each position's word
     words = int(word[-1]) + 1 if len(positions) else 0
-    totals = torch.zeros(words, dtype=torch.float64).index_add_(0, word, log_p[pair_of_position.long()])
+    totals = torch.zeros(words, dtype=torch.float64).index_add_(
+        0, word, position_log_likelihoods(model, positions)
+    )
     return totals, torch.bincount(word, minlength=words)
 
 

@@ -14,10 +14,10 @@ from makemore.params import load_params
 
 def main() -> None:
     params = load_params()
-    scores = {name: read_word_scores(f"data/scores/{name}.tsv") for name in params.models}
+    scores = {name: read_word_scores(f"data/scores/{name}.tsv") for name in params.instances}
     measured = {
         name: json.loads(Path(f"metrics/evaluate/{name}.json").read_text())["model_sha256"]
-        for name in params.models
+        for name in params.instances
     }
     write_json("metrics/compare.json", compare_models(scores, measured, params.compare))
 

@@ -12,6 +12,7 @@ from makemore.compare import write_word_scores
 from makemore.contexts import SplitFile
 from makemore.evaluate import score
 from makemore.models.files import load_instance, model_file
+from makemore.params import load_params
 from makemore.scoring import word_log_likelihoods
 from makemore.vocab import SPLITS, load_vocab
 
@@ -20,7 +21,7 @@ def main() -> None:
     name = instance_argument()
     vocab = load_vocab()
     model = load_instance(name, vocab)
-    measured = file_sha256(model_file(name))
+    measured = file_sha256(model_file(name, load_params()))
     splits = {split: SplitFile(vocab, Path(f"data/prepared/{split}.txt")) for split in SPLITS}
     metrics = {split: score(model, words) for split, words in splits.items()}
     write_json(f"metrics/evaluate/{name}.json", metrics | {"model_sha256": measured})

@@ -26,7 +26,7 @@ def main() -> None:
     params = load_params().sample
     vocab = load_vocab()
     model = load_instance(name, vocab)
-    drawn_from = file_sha256(model_file(name))
+    drawn_from = file_sha256(model_file(name, load_params()))
     samples = generate(model, params.num, params.seed, params.max_len, params.temperature, params.top_k)
     try:
         with progress(samples, f"sample {name}", params.num, unit="word") as bar:

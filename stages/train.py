@@ -1,6 +1,6 @@
 """Fit one model of the ladder on the train split (val only watched); log its curve and summary with DVCLive.
 
-python -m stages.train NAME      (NAME: a model under `models:` in params.yaml)
+python -m stages.train NAME      (NAME: a model under `models:` in params.yaml, or a mixture under `mixtures:`)
 
 An instance with `processes` or `nodes` above 1 is trained by that many processes (makemore/distributed.py),
 started here; rank 0 writes the outputs.
@@ -9,6 +9,7 @@ started here; rank 0 writes the outputs.
 import time
 from pathlib import Path
 
+import yaml
 from dvclive import Live
 
 import makemore
@@ -18,7 +19,8 @@ from makemore.contexts import SplitFile
 from makemore.distributed import is_worker, launch, process_group, processes_in_run
 from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config
-from makemore.models.files import model_file, save_model
+from makemore.models.files import load_instance, model_file, save_model
+from makemore.models.mixture import MixtureConfig
 from makemore.models.training import TrainingConfig
 from makemore.params import load_params
 from makemore.steps import training_device
@@ -45,8 +47,11 @@ def main() -> None:
 
 def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     """Fit the instance `name`; write its model and metrics if `writes` (the one process of a run, or rank 0)."""
-    max_len = load_params().data.max_len
+    params = load_params()
+    max_len = params.data.max_len
     vocab = load_vocab()
+    mixed = declared_mixture(name, config) if isinstance(config, MixtureConfig) else []
+    trained = {model: load_instance(model, vocab) for model in mixed}
     train, val = (SplitFile(vocab, Path(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
     code = sorted(Path(makemore.__file__).parent.rglob("*.py"))
@@ -57,13 +62,15 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     )
     started = time.perf_counter()
     try:
-        training = FAMILIES[config.family].fit(config, FitData(vocab, train, val, max_len, checkpoint))
+        training = FAMILIES[config.family].fit(
+            config, FitData(vocab, train, val, max_len, checkpoint, trained)
+        )
     except ParamError as e:  # its message starts with the param it blames; prefix the instance's name
         raise MakemoreError(f"models.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     if not writes:
         return
-    save_model(model_file(name), training.model, name)
+    save_model(model_file(name, params), training.model, name)
     # No dvc.yaml of DVCLive's own: the project's dvc.yaml declares these files.
     with Live(f"metrics/train/{name}", dvcyaml=None, save_dvc_exp=False) as live:
         for row in training.curve:
@@ -78,6 +85,25 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
         f"metrics/time/{name}.json", {"train_seconds": round(seconds, 1), "steps": training.curve[-1]["step"]}
     )
     checkpoint.remove()
+
+
+def declared_mixture(name: str, config: MixtureConfig) -> list[str]:
+    """The models that `mixtures.NAME` mixes, once dvc.yaml's stage mix_NAME is seen to depend on each one's file.
+
+    DVC takes no list of deps from params.yaml, so a mixture's stage is written out in dvc.yaml with the files of
+    the models it mixes; run with one missing, DVC would not rerun the mixture when that model changes.
+    """
+    stage = yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8"))["stages"].get(f"mix_{name}")
+    if stage is None:
+        raise MakemoreError(f"dvc.yaml: no stage mix_{name} for mixtures.{name}: write one as mix_mixture is")
+    params = load_params()
+    for path in (model_file(model, params) for model in config.of):
+        if path not in stage.get("deps", []):
+            raise MakemoreError(
+                f"dvc.yaml: stage mix_{name} does not depend on {path}, a model's file that mixtures.{name}.of "
+                f"names: add it to the stage's deps"
+            )
+    return config.of
 
 
 if __name__ == "__main__":

@@ -102,12 +102,32 @@ def network_models(folder: Path) -> set[str]:
 
 def without_networks(folder: Path) -> None:
     """Drop the neural models from folder/params.yaml: their full training takes minutes (tests/test_networks.py
-    runs their stages on tiny instances)."""
+    runs their stages on tiny instances). The default mixture then mixes the trigram and Kneser-Ney models."""
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["models"] = {
         name: model for name, model in params["models"].items() if model["family"] not in NETWORK_FAMILIES
     }
+    params["mixtures"]["mixture"]["of"] = ["trigram", "kneser_ney"]
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    pipeline = yaml.safe_load((folder / "dvc.yaml").read_text())
+    stage = pipeline["stages"]["mix_mixture"]
+    stage["deps"] = [f"data/models/{name}.pt" for name in params["mixtures"]["mixture"]["of"]] + [
+        dep for dep in stage["deps"] if not dep.startswith("data/models/")
+    ]
+    (folder / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+
+
+def keep_models(folder: Path, names: list[str]) -> None:
+    """Keep only the models `names` in folder/params.yaml, and no mixture (nor its stage in dvc.yaml)."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["models"] = {name: params["models"][name] for name in names}
+    params["mixtures"] = {}
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    pipeline = yaml.safe_load((folder / "dvc.yaml").read_text())
+    pipeline["stages"] = {
+        name: stage for name, stage in pipeline["stages"].items() if not name.startswith("mix_")
+    }
+    (folder / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
 
 
 def default_words() -> list[str]:

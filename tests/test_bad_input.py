@@ -530,7 +530,7 @@ def test_a_bad_param_stops_the_stage_that_uses_it_in_one_line(workdir):
     )
     assert_fails_with(
         stage_in_process(workdir, "train", "gpt"),
-        f"models.gpt: no such model in params.yaml (its models: {', '.join(load_params(workdir / 'params.yaml').models)})",
+        f"models.gpt: no such model in params.yaml (its models: {', '.join(load_params(workdir / 'params.yaml').instances)})",
     )
     assert not (workdir / "data/models").exists()
 

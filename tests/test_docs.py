@@ -17,6 +17,7 @@ from tolerance import NLL_TOLERANCE
 from makemore import cli
 from makemore.models import FAMILIES
 from makemore.models.network import NetworkConfig
+from makemore.params import load_params
 
 
 def load_generate():
@@ -70,14 +71,16 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
     assert stages
     for name, stage in stages.items():
         stage = stage.get("do", stage)  # a foreach stage's template
-        script = "stages/{}.py".format(re.search(r"python -m stages\.(\w+)", stage["cmd"])[1])
+        commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
+        scripts = {"stages/{}.py".format(re.search(r"python -m stages\.(\w+)", cmd)[1]) for cmd in commands}
         code_deps = set()
         for dep in stage["deps"]:
             if dep.endswith(".py"):
                 code_deps.add(dep)
             elif (ROOT / dep).is_dir() and dep.startswith("makemore"):  # a folder of modules: all of them
                 code_deps |= {str(path.relative_to(ROOT)) for path in (ROOT / dep).rglob("*.py")}
-        assert code_deps == {script, "stages/__init__.py"} | makemore_imports(ROOT / script), name
+        imported = set().union(*(makemore_imports(ROOT / script) for script in scripts))
+        assert code_deps == scripts | {"stages/__init__.py"} | imported, name
 
 
 def in_process(command, cwd: Path) -> tuple[int, str]:
@@ -226,12 +229,14 @@ def test_the_blocks_of_the_trained_models_are_what_they_print(project):
     """`makemore models`, `score` and `sample`, and the first samples: run again in the shared reproduced project,
     whose models are all but the nets (their full training takes minutes). Each line or column of those models is
     what the docs show (numbers within tolerance), and every model of params.yaml is in the docs."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
+    params = load_params(ROOT / "params.yaml").instances
     models = list(params)
     nets = {
         name for name, model in params.items() if issubclass(FAMILIES[model["family"]].Config, NetworkConfig)
     }
-    checked = set(models) - nets
+    checked = (
+        set(models) - nets - set(load_params(ROOT / "params.yaml").mixtures)
+    )  # mixtures of other models there
     reproduced = set(yaml.safe_load((project.path / "params.yaml").read_text())["models"])
     assert checked and checked <= reproduced  # the shared project trains every model but the nets
     shown = generate.shown(ROOT)

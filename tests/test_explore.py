@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from helpers import BIN, Project, additive_nll, call, commit_all, curve_files, word_bigrams
+from helpers import BIN, Project, additive_nll, call, commit_all, curve_files, keep_models, word_bigrams
 
 from makemore import cli, tune
 from makemore.api import Project as ApiProject
@@ -27,6 +27,7 @@ from makemore.evaluate import bigram_table
 from makemore.interface import FitData
 from makemore.models import FAMILIES, instance_config
 from makemore.models.files import load_model, save_model
+from makemore.params import load_params
 from makemore.tune import DEFAULT_SWEEPS
 from makemore.vocab import load_vocab
 
@@ -70,8 +71,8 @@ def test_tune_on_a_users_own_dvc_tracked_file_chooses_on_val_replaces_its_own_ex
     # the README's way: dvc add, point data.path at it, reproduce and commit (make tune reproduces first)
     project.dvc("add", "data/mine.txt")
     # the lecture's two models only: every experiment restores the branches it does not change, which takes time
-    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    project.set_params(data__path="data/mine.txt", models={name: models[name] for name in ("count", "nn")})
+    keep_models(project.path, ["count", "nn"])
+    project.set_params(data__path="data/mine.txt")
     # compare reruns too, since it now compares two models
     assert project.repro() == ["prepare", "compare"]
     lock = yaml.safe_load((project.path / "dvc.lock").read_text())
@@ -156,8 +157,7 @@ def wait_for(condition, timeout: float = 120) -> bool:
 
 @pytest.mark.long
 def test_ctrl_c_on_tune_stops_the_experiments_it_queued(project):
-    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    project.set_params(models={name: models[name] for name in ("count", "nn")})
+    keep_models(project.path, ["count", "nn"])
     project.set_params(models__nn__steps=10**9)  # trains until stopped
     commit_all(project, "a net that trains until stopped")
     # Ctrl-C on a terminal interrupts the foreground process group: `make tune`'s, here the new session's
@@ -207,9 +207,14 @@ def probability_table(project: Project, name: str) -> torch.Tensor:
 def test_score_shows_each_tokens_probability_under_every_model(project):
     word = words_of(project, "data/prepared/val.txt")[0]
     result = makemore(project, "score", word)
-    models = list(yaml.safe_load((project.path / "params.yaml").read_text())["models"])
+    models = list(load_params(project.path / "params.yaml").instances)
     train, size = words_of(project, "data/prepared/train.txt"), vocab_size(project)
     rows = score_rows(result.stdout, models)
+    # the mixture's probability is its models' weighted by the weights its train stage logged
+    weights = json.loads((project.path / "metrics/train/mixture/metrics.json").read_text())["weights"]
+    for row in rows:
+        mixed = sum(weight * float(row[f"{name} p"]) for name, weight in weights.items())
+        assert float(row["mixture p"]) == pytest.approx(mixed, abs=1e-4)
     assert len(rows) == len(word) + 1 and [row["token"] for row in rows] == [*word, "."]
     nn = torch.load(project.path / "data/models/nn.pt", weights_only=True)
     assert nn["W"].shape == (size, size)  # every character was seen as a context: row a is W's row for a
@@ -235,7 +240,7 @@ def test_score_and_sample_take_one_model(project):
     assert list(score_rows(result.stdout, ["kneser_ney"])[0]) == ["token", "kneser_ney p", "kneser_ney log p"]
     refused = makemore(project, "score", "emma", "--model", "gpt", check=False)
     assert refused.stderr.splitlines() == [
-        "error: --model gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney)"
+        "error: --model gpt: no such model in params.yaml (its models: count, nn, trigram, trigram_nn, kneser_ney, mixture)"
     ]
     seed = str(yaml.safe_load((project.path / "params.yaml").read_text())["sample"]["seed"])
     sampled = makemore(project, "sample", "--model", "kneser_ney", "--num", "1000", "--seed", seed).stdout
@@ -244,7 +249,7 @@ def test_score_and_sample_take_one_model(project):
 
 def test_models_lists_every_model_with_its_family_and_val_nll_best_first(project):
     listed = makemore(project, "models").stdout.splitlines()
-    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    models = load_params(project.path / "params.yaml").instances
     val = {
         name: json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
         for name in models
@@ -460,9 +465,7 @@ def test_every_subcommand_has_help(tmp_path):
 
 
 def test_sampling_params_rerun_only_the_sample_stages(project):
-    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
-    # fewer stages to run, same test
-    project.set_params(models={name: models[name] for name in ("count", "nn")})
+    keep_models(project.path, ["count", "nn"])  # fewer stages to run, same test
     project.set_params(sample__top_k=1)
     # and compare, for the fewer models it compares
     assert set(project.repro()) == {"sample@count", "sample@nn", "compare"}
@@ -487,6 +490,7 @@ def curve(project, name: str) -> pd.DataFrame:
 def test_every_plot_is_declared_and_its_data_is_right(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
     models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    instances = load_params(project.path / "params.yaml").instances  # and the mixtures
     # the committed sweeps
     tuned = {str(path.relative_to(project.path)) for path in (project.path / "tuning/sweeps").glob("*.csv")}
     assert {f"tuning/sweeps/{param.removeprefix('models.')}.csv" for param in DEFAULT_SWEEPS} <= tuned
@@ -494,10 +498,11 @@ def test_every_plot_is_declared_and_its_data_is_right(project):
         "metrics/count_grid.png",
         "metrics/nn_grid.png",
         "metrics/nn_minus_count_grid.png",
-        *(path for name in models for path in curve_files(project.path, name)),
-        *(f"metrics/sample/{name}_lengths.csv" for name in models),
+        *(path for name in instances for path in curve_files(project.path, name)),
+        *(f"metrics/sample/{name}_lengths.csv" for name in instances),
         *tuned,
     }
+    assert curve_files(project.path, "mixture") == ["metrics/train/mixture/plots/metrics/val/nll.tsv"]
     for name in models:  # every model logs its train and val curves, whatever else its family adds
         assert {f"metrics/train/{name}/plots/metrics/{split}/nll.tsv" for split in ("train", "val")} <= set(
             shown

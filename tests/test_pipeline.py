@@ -189,9 +189,15 @@ def test_a_misspelt_key_reruns_its_stage_and_is_refused(project):
     assert "error: params.yaml: unknown key 'models.count.kk' (did you mean 'k'?)" in project.last.stderr
 
 
+def not_reproduced(root: Path) -> set[str]:
+    """The instances the shared run leaves out (without_networks), or makes of other models: the neural models,
+    and the mixtures, which mix other models there."""
+    return network_models(root) | set(yaml.safe_load((root / "params.yaml").read_text())["mixtures"])
+
+
 def reproduced_here(path: Path, networks: set[str]) -> bool:
-    """Whether the shared run makes `path`: not the training times (new on every run), nor the neural models'
-    files, which it leaves out (without_networks), nor the comparison of all the models (tests/test_compare.py)."""
+    """Whether the shared run makes `path`: not the training times (new on every run), nor the files of the
+    instances it leaves out (not_reproduced), nor the comparison of all the models (tests/test_compare.py)."""
     return (
         path.parts[:2] != ("metrics", "time")
         and path != Path("metrics/compare.json")
@@ -201,7 +207,7 @@ def reproduced_here(path: Path, networks: set[str]) -> bool:
 
 def test_committed_metrics_are_what_the_default_data_reproduces_on_this_machine_within_tolerance(project):
     """On any CPU and thread count: the committed numbers, each within its tolerance (tests/tolerance.py)."""
-    networks = network_models(ROOT)
+    networks = not_reproduced(ROOT)
     assert default_words() == (project.path / "data/names.txt").read_text().split()
 
     def files(root: Path) -> list[Path]:
@@ -228,7 +234,7 @@ def test_committed_metrics_are_what_the_default_data_reproduces_on_this_machine_
 def test_committed_lock_is_what_the_default_data_and_code_give(project):
     """dvc.lock's commands, params and every hash that holds on any machine: the code, the data, the splits,
     the bigram counts (integers). A model's, a sample's or a metric's hash is this machine's (tolerance above)."""
-    networks = network_models(ROOT)
+    networks = not_reproduced(ROOT)
 
     def exact(entries: list[dict]) -> list[tuple[str, str | None]]:
         anywhere = ("stages/", "makemore/", "data/names.txt", "data/prepared", "data/bigrams")
@@ -246,7 +252,8 @@ def test_committed_lock_is_what_the_default_data_and_code_give(project):
                 "outs": exact(entry.get("outs", [])),
             }
             for stage, entry in project.lock_without_times().items()
-            if stage.partition("@")[2] not in networks and stage != "compare"  # compare reads every model
+            # compare reads every model
+            if stage.partition("@")[2] not in networks and stage not in ("compare", "mix_mixture")
         }
 
     assert lock(project) == lock(Project(ROOT))

@@ -13,6 +13,8 @@ from helpers import ROOT, Project, call, commit_all, run
 
 from makemore import cli
 from makemore.api import load_file
+from makemore.models.files import model_file
+from makemore.params import load_params
 
 
 @pytest.fixture
@@ -32,13 +34,12 @@ def makemore(folder: Path, *args: str) -> str:
 def test_every_model_of_params_yaml_is_a_model_artifact_that_dvc_reads():
     with Repo(ROOT) as repo:
         declared = repo.artifacts.read()["dvc.yaml"]
-    models = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
-    assert list(declared) == list(models)
+    params = load_params(ROOT / "params.yaml")
+    assert list(declared) == list(params.instances)
     for name, artifact in declared.items():
-        assert (artifact.path, artifact.type) == (f"data/models/{name}.pt", "model")
-        assert (
-            artifact.meta["family"] == models[name]["family"] and artifact.meta["family"] in artifact.labels
-        )
+        assert (artifact.path, artifact.type) == (model_file(name, params), "model")
+        family = params.instances[name]["family"]
+        assert artifact.meta["family"] == family and family in artifact.labels
 
 
 @pytest.mark.long

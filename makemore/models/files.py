@@ -1,4 +1,4 @@
-"""A trained model's file, data/models/NAME.pt: its tensors, its config, its instance's name and a checksum, written
+"""A trained model's file, data/models/NAME.pt (a mixture's: data/mixtures/NAME.pt): its tensors, its config, its instance's name and a checksum, written
 with torch.save and read with weights_only=True (nothing is unpickled), and checked against params.yaml."""
 
 import hashlib
@@ -11,7 +11,8 @@ from makemore import MakemoreError
 from makemore.artifacts import load_tensors, save_tensors
 from makemore.interface import FamilyConfig, Model
 from makemore.models import FAMILIES, instance_config
-from makemore.params import PARAMS_FILE
+from makemore.models.mixture import Mixture
+from makemore.params import PARAMS_FILE, Params, load_params
 from makemore.vocab import BOUNDARY, Vocabulary
 
 
@@ -65,19 +66,27 @@ def load_model_file(path: str | Path) -> tuple[str, Model]:
 
 
 def load_instance(name: str, vocab: Vocabulary, root: Path = Path()) -> Model:
-    """The trained model of `models.NAME` in the params.yaml of the project at `root`, refused if it was trained
-    with other params."""
-    path, params = root / model_file(name), root / PARAMS_FILE
+    """The trained model of `models.NAME` (or `mixtures.NAME`) in the params.yaml of the project at `root`, refused
+    if it was trained with other params; a mixture also if any model it holds was."""
+    params = root / PARAMS_FILE
+    path = root / model_file(name, load_params(params))
     model = load_model(path, vocab, name)
-    if (difference := config_difference(model.config, instance_config(name, params))) is not None:
-        raise MakemoreError(
-            f"{path}: trained with other params than models.{name} in {params} ({difference}): run `dvc repro`"
-        )
+    checked = [("mixtures" if isinstance(model, Mixture) else "models", name, model)]
+    if isinstance(model, Mixture):
+        checked += [("models", held, component) for held, component in zip(model.config.of, model.components)]
+    for section, checked_name, checked_model in checked:
+        wanted = instance_config(checked_name, params)
+        if (difference := config_difference(checked_model.config, wanted)) is not None:
+            raise MakemoreError(
+                f"{path}: trained with other params than {section}.{checked_name} in {params} ({difference}): run `dvc repro`"
+            )
     return model
 
 
-def model_file(name: str) -> str:
-    return f"data/models/{name}.pt"
+def model_file(name: str, params: Params) -> str:
+    """Where the instance `name` of `params` is saved: a model's file, or a mixture's (apart: its stage reads every
+    model's file, and DVC takes no list of deps from params.yaml)."""
+    return f"data/mixtures/{name}.pt" if name in params.mixtures else f"data/models/{name}.pt"
 
 
 def config_difference(trained: FamilyConfig, wanted: FamilyConfig) -> str | None:

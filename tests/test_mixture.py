@@ -1,0 +1,173 @@
+"""The mixture family: a weighted sum of trained models' next-token distributions, its weights fitted by EM on val."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from helpers import ROOT, default_words, set_params, stage_in_process
+
+from makemore import MakemoreError
+from makemore.contexts import Positions
+from makemore.evaluate import score
+from makemore.interface import FitData
+from makemore.models import FAMILIES, instance_config
+from makemore.models.files import load_model, save_model
+from makemore.models.mixture import Mixture, MixtureConfig, em_weights
+from makemore.models.ngram import NGramConfig
+from makemore.params import load_params
+from makemore.sampling import generate
+from makemore.vocab import Vocabulary
+
+MAX_LEN = 50
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A bigram and a Kneser-Ney 4-gram fitted on 2,000 names, mixed with weights fitted on 500 others."""
+    words = default_words()
+    train, val, test = words[:2000], words[2000:2500], words[2500:3000]
+    vocab = Vocabulary.from_words(words[:3000])
+    configs = {
+        "bigram": NGramConfig(family="ngram", order=2, smoothing="additive", k=1.0),
+        "fourgram": NGramConfig(family="ngram", order=4, smoothing="kneser_ney"),
+    }
+    data = FitData(vocab, Positions.of(vocab, train), Positions.of(vocab, val), MAX_LEN)
+    trained = {name: FAMILIES["ngram"].fit(config, data).model for name, config in configs.items()}
+    config = MixtureConfig(family="mixture", of=list(trained))
+    training = Mixture.fit(config, FitData(vocab, data.train, data.val, MAX_LEN, trained=trained))
+    return vocab, trained, training, data.val, Positions.of(vocab, test)
+
+
+def test_a_mixture_is_the_weighted_sum_of_its_models_distributions_and_round_trips(fitted, tmp_path):
+    vocab, trained, training, _, test = fitted
+    mixture, (bigram, fourgram) = training.model, trained.values()
+    weights = training.model.weights
+    assert weights.dtype == torch.float64 and weights.sum().item() == pytest.approx(1, abs=1e-12)
+    assert mixture.context_length == 3
+    # each model given the last tokens of the mixture's contexts that it reads, and their probabilities summed
+    contexts = test.contexts(3, torch.arange(len(test)))
+    expected = (
+        weights[0] * bigram.log_probs(contexts[:, 2:]).double().exp()
+        + weights[1] * fourgram.log_probs(contexts).double().exp()
+    )
+    probs = mixture.log_probs(contexts).double().exp()
+    assert torch.allclose(probs, expected, atol=1e-6)
+    assert torch.allclose(probs.sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-5)
+    of_targets = mixture.log_probs_of(contexts, test.targets).double().exp()
+    assert torch.allclose(of_targets, expected[torch.arange(len(test)), test.targets], atol=1e-6)
+
+    save_model(tmp_path / "mixture.pt", mixture, "mixture")
+    loaded = load_model(tmp_path / "mixture.pt", vocab, "mixture")
+    assert torch.equal(loaded.weights, weights)
+    assert torch.equal(loaded.log_probs(contexts), mixture.log_probs(contexts))
+    nll = -expected[torch.arange(len(test)), test.targets].log().mean().item()
+    assert score(loaded, test)["nll"] == pytest.approx(nll, abs=1e-6)
+    words = [vocab.decode(ids) for ids in generate(loaded, 20, seed=1, max_len=20)]
+    assert len(words) == 20 and words == [
+        vocab.decode(ids) for ids in generate(mixture, 20, seed=1, max_len=20)
+    ]
+
+
+def test_the_mixture_beats_each_of_its_models_on_val_and_its_curve_falls(fitted):
+    _, trained, training, val, _ = fitted
+    curve = [row["val"] for row in training.curve]
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(curve, curve[1:]))
+    assert training.summary["weights"].keys() == trained.keys()
+    assert curve[-1] == pytest.approx(score(training.model, val)["nll"], abs=1e-6)
+    assert curve[-1] < min(score(model, val)["nll"] for model in trained.values())
+
+
+def test_em_finds_the_weights_of_the_lowest_nll_a_grid_search_finds():
+    generator = torch.Generator().manual_seed(0)
+    # two models' log p at 2,000 positions: each better at some of them
+    log_p = torch.rand(2, 2000, generator=generator, dtype=torch.float64).log()
+    weights, nlls = em_weights(log_p, iterations=10_000)
+    grid = torch.linspace(0, 1, 10_001, dtype=torch.float64)
+    nll_of = -(grid.unsqueeze(1) * log_p[0].exp() + (1 - grid.unsqueeze(1)) * log_p[1].exp()).log().mean(1)
+    best = nll_of.argmin()
+    assert weights[0].item() == pytest.approx(grid[best].item(), abs=2e-4)
+    # EM stops once a step gains under 1e-9 nats, short of the optimum by a few such steps
+    assert nlls[-1] == pytest.approx(nll_of[best].item(), abs=1e-7)
+    assert nlls[0] == pytest.approx(nll_of[5_000].item(), abs=1e-12)  # EM starts from equal weights
+
+
+def test_em_leaves_out_a_position_no_model_can_give():
+    log_p = torch.tensor([[-1.0, -2.0, -torch.inf], [-2.0, -1.0, -torch.inf]], dtype=torch.float64)
+    weights, nlls = em_weights(log_p, iterations=100)
+    assert weights.tolist() == pytest.approx([0.5, 0.5])
+    assert nlls[-1] == pytest.approx(-torch.tensor([0.5 * (torch.e**-1 + torch.e**-2)]).log().item())
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"of": ["count"]},
+            "mixtures.mixture.of = ['count'] is invalid: list should have at least 2 items after validation, not 1",
+        ),
+        ({"of": ["count", "count"]}, "mixtures.mixture.of: names a model twice: ['count', 'count']"),
+        (
+            {"of": ["count", "gpt"]},
+            "mixtures.mixture.of: 'gpt' is not a model under `models:` (its models: count, nn, trigram, "
+            "trigram_nn, kneser_ney, mlp, wavenet, bow, rnn, gru, lstm, transformer)",
+        ),
+        (
+            {"of": ["count", "nn"], "iterations": 0},
+            "mixtures.mixture.iterations = 0 is invalid: input should be greater than or equal to 1",
+        ),
+        (
+            {"of": ["count", "nn"], "weights": [0.5, 0.5]},
+            "unknown key 'mixtures.mixture.weights' (known keys: of, iterations)",
+        ),
+    ],
+)
+def test_bad_mixture_params_name_the_key_and_the_value(tmp_path, given, message):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    set_params(tmp_path, mixtures__mixture=given)
+    with pytest.raises(MakemoreError) as error:
+        instance_config("mixture", tmp_path / "params.yaml")
+    assert str(error.value) == f"{tmp_path / 'params.yaml'}: {message}"
+
+
+def test_a_mixture_and_a_model_of_one_name_are_refused(tmp_path):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    set_params(tmp_path, mixtures__count={"of": ["nn", "trigram"]})
+    with pytest.raises(MakemoreError) as error:
+        load_params(tmp_path / "params.yaml")
+    assert str(error.value).endswith(
+        "mixtures.count: a model under `models:` has this name too; give one another"
+    )
+    set_params(tmp_path, mixtures={}, models__blend={"family": "mixture", "of": ["nn", "trigram"]})
+    with pytest.raises(
+        MakemoreError, match="models.blend.family = 'mixture': a mixture goes under `mixtures:`"
+    ):
+        instance_config("blend", tmp_path / "params.yaml")
+
+
+def test_a_model_it_mixes_reruns_the_mixture_a_model_it_does_not_mix_leaves_it_and_an_undeclared_one_is_refused(
+    project,
+):
+    """The shared project's mixture mixes the trigram and Kneser-Ney models (helpers.without_networks)."""
+    mixed = json.loads((project.path / "metrics/evaluate/mixture.json").read_text())["val"]["nll"]
+    for name in ("trigram", "kneser_ney"):
+        alone = json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
+        assert mixed < alone
+    project.set_params(models__trigram__k=0.5)
+    assert set(project.repro()) == {
+        "train@trigram",
+        "evaluate@trigram",
+        "sample@trigram",
+        "mix_mixture",
+        "compare",
+    }
+    project.set_params(models__count__k=0.5)
+    assert "mix_mixture" not in project.repro()
+
+    # a mixture of a model whose file its stage does not depend on: DVC would not rerun it when that model changes
+    project.set_params(mixtures__mixture__of=["trigram", "kneser_ney", "count"])
+    refused = stage_in_process(project.path, "train", "mixture")
+    assert refused.returncode == 1 and refused.stderr.splitlines() == [
+        "error: dvc.yaml: stage mix_mixture does not depend on data/models/count.pt, a model's file that "
+        "mixtures.mixture.of names: add it to the stage's deps"
+    ]
