@@ -58,7 +58,8 @@ def test_every_declared_plot_renders_offline_in_a_real_browser(project):
         drawn = {path: div.evaluate(DRAWN) for path, div in divs.items()}
         browser.close()
 
-    models = yaml.safe_load((project.path / "params.yaml").read_text())["models"]
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    models = [*params["models"], *params["mixtures"]]
     curves = sum(len(curve_files(project.path, name)) for name in models)
     sweeps = len(list((project.path / "tuning/sweeps").glob("*.csv")))
     assert sweeps >= len(DEFAULT_SWEEPS)
