@@ -32,6 +32,8 @@ from pathlib import Path
 
 import yaml
 
+from makemore.params import load_params
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED, COMMANDS, TRAINED = "committed", "commands", "trained"
 # in Markdown, and in dvc.yaml as YAML comments
@@ -114,9 +116,7 @@ def read_json(path: Path) -> dict:
 
 def models(root: Path) -> dict[str, dict]:
     """The instances under `models:` in params.yaml, then those under `mixtures:` (family mixture), in its order."""
-    params = read_yaml(root / "params.yaml")
-    mixtures = {name: {"family": "mixture", **given} for name, given in params.get("mixtures", {}).items()}
-    return params["models"] | mixtures
+    return load_params(root / "params.yaml").instances
 
 
 def metrics(root: Path, kind: str, name: str) -> dict:

@@ -22,7 +22,7 @@ from makemore.models import FAMILIES, instance_config
 from makemore.models.files import load_instance, model_file, save_model
 from makemore.models.mixture import MixtureConfig
 from makemore.models.training import TrainingConfig
-from makemore.params import load_params
+from makemore.params import Params, load_params
 from makemore.steps import training_device
 from makemore.vocab import load_vocab
 
@@ -50,7 +50,7 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     params = load_params()
     max_len = params.data.max_len
     vocab = load_vocab()
-    mixed = declared_mixture(name, config) if isinstance(config, MixtureConfig) else []
+    mixed = declared_mixture(name, config, params) if isinstance(config, MixtureConfig) else []
     trained = {model: load_instance(model, vocab) for model in mixed}
     train, val = (SplitFile(vocab, Path(f"data/prepared/{split}.txt")) for split in ("train", "val"))
     # outside the stage's outputs, which DVC deletes before it runs the stage again; this checkout's code in its key
@@ -87,7 +87,7 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
     checkpoint.remove()
 
 
-def declared_mixture(name: str, config: MixtureConfig) -> list[str]:
+def declared_mixture(name: str, config: MixtureConfig, params: Params) -> list[str]:
     """The models that `mixtures.NAME` mixes, once dvc.yaml's stage mix_NAME is seen to depend on each one's file.
 
     DVC takes no list of deps from params.yaml, so a mixture's stage is written out in dvc.yaml with the files of
@@ -96,7 +96,6 @@ def declared_mixture(name: str, config: MixtureConfig) -> list[str]:
     stage = yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8"))["stages"].get(f"mix_{name}")
     if stage is None:
         raise MakemoreError(f"dvc.yaml: no stage mix_{name} for mixtures.{name}: write one as mix_mixture is")
-    params = load_params()
     for path in (model_file(model, params) for model in config.of):
         if path not in stage.get("deps", []):
             raise MakemoreError(

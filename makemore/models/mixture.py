@@ -113,8 +113,9 @@ class Mixture(Model):
         components = []
         for k in range(len(config.of)):
             own = {key.partition(".")[2]: value for key, value in tensors.items() if key.startswith(f"{k}.")}
-            family = FAMILIES[json.loads(own["config"])["family"]]
-            model_config = family.Config.model_validate(json.loads(own.pop("config")))
+            given = json.loads(own.pop("config"))
+            family = FAMILIES[given["family"]]
+            model_config = family.Config.model_validate(given)
             components.append(family.from_tensors(model_config, vocab, own))
         return cls(config, vocab, components, weights)
 
