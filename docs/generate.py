@@ -581,6 +581,17 @@ CLI_SAMPLE = [
     Command(("makemore", "score", "Andrej"), status=1),
 ]
 CLI_ANDREJQ = [Command(("makemore", "score", "andrejq"))]
+CLI_FIND = [
+    Command(
+        ("makemore", "sample", "--model", "kneser_ney", "--num", "5")
+        + ("--prefix", "ma", "--suffix", "a", "--length", "5:7", "--novel")
+    ),
+    Command(("makemore", "top", "--model", "kneser_ney", "--num", "10")),
+    Command(("makemore", "top", "--model", "kneser_ney", "--num", "5", "--novel", "--prefix", "ma")),
+    Command(("makemore", "top", "--model", "kneser_ney", "--num", "5", "--per-char", "--length", "4:8")),
+    Command(("makemore", "score", "--model", "kneser_ney", "--file", "docs/candidates.txt")),
+    Command(("makemore", "top", "--prefix", "zzzzzz", "--length", "1:3"), status=1),
+]
 
 
 def param_error(model: str, key: str, value: object) -> Command:
@@ -639,6 +650,7 @@ BLOCKS: dict[str, Block] = {
     "cli-score": session(TRAINED, CLI_SCORE),
     "cli-sample": session(TRAINED, CLI_SAMPLE),
     "cli-andrejq": session(TRAINED, CLI_ANDREJQ),
+    "cli-find": session(TRAINED, CLI_FIND),
     "samples": Block(TRAINED, lambda root, runner: samples(root)),
 }
 

@@ -10,6 +10,7 @@ project.score(["emma"])                # p of each character (and the end) under
 
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,14 +20,16 @@ import pandas as pd
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import control_character, file_sha256, normalized
+from makemore.artifacts import control_character, file_sha256, normalized, read_words
 from makemore.contexts import Positions
 from makemore.models import Model
 from makemore.models.files import load_instance, load_model_file, model_file
-from makemore.params import PARAMS_FILE, Params, Sample, load_params, validated
-from makemore.sampling import generate
+from makemore.params import MAX_LENGTH, PARAMS_FILE, Constraints, Params, Sample, load_params, validated
+from makemore.sampling import Accepted, generate
+from makemore.search import most_likely
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
 
+MAX_TOP = 10_000  # the most words `top` lists
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
 NO_MODEL = "no model file here (dvc repro, or dvc pull)"
 COMPARE_FILE = "metrics/compare.json"
@@ -54,23 +57,104 @@ class Trained:
     vocab_file: Path  # where its vocabulary came from, for the messages
     sha256: str  # of the model file it was read from, as its metrics record it
     normalize: str = "nfc"  # data.normalize of its project: how a word to score is read
+    data_file: Path | None = None  # the project's data file (data.path): which words are not new
 
-    def samples(self, num: int | None = None, **settings: object) -> Iterator[str]:
-        """`num` new words, one at a time as they are drawn (for a reader that may stop early); `settings` are the
-        other fields of params.yaml's `sample:` (seed, max_len, temperature, top_k), each defaulting to the sample
-        schema's (makemore/params.py: Sample) and checked by it, a bad one refused in one line. The same seed gives
-        the same words, and a seed's first words are the same for any num; with params.yaml's sample settings
-        they are the pipeline's data/samples/NAME.txt."""
-        chosen = validated(Sample, settings | ({} if num is None else {"num": num}), f"{self.name}.sample()")
-        drawn = generate(
-            self.model, chosen.num, chosen.seed, chosen.max_len, chosen.temperature, chosen.top_k
+    def samples(self, num: int | None = None, **settings: object) -> Accepted:
+        """`num` new words, one at a time as they are drawn (for a reader that may stop early). `settings` are the
+        other fields of params.yaml's `sample:` (seed, max_len, temperature, top_k) and the constraints (prefix,
+        suffix, contains, length, novel, exclude), each defaulting to its schema's (makemore/params.py: Sample and
+        Constraints) and checked by it, a bad one refused in one line. The same seed gives the same words, and a
+        seed's first words are the same for any num; with params.yaml's sample settings and no constraint they are
+        the pipeline's data/samples/NAME.txt. A word with a prefix is drawn after it; the other constraints reject
+        the words that fail them, and the iterator's `drawn`, `kept` and `rate` say how many."""
+        sample_settings = {
+            key: value for key, value in settings.items() if key not in Constraints.model_fields
+        }
+        chosen = validated(
+            Sample, sample_settings | ({} if num is None else {"num": num}), f"{self.name}.sample()"
         )
-        for ids in drawn:
-            yield self.model.vocab.decode(ids)
+        constraints = self.constraints(
+            {key: settings[key] for key in settings.keys() - sample_settings.keys()}
+        )
+        longest = constraints.longest
+        max_len = chosen.max_len if longest is None else min(chosen.max_len, longest + 1)
+        prefix = self.tokens(constraints.prefix)
+        if len(prefix) > max_len:
+            raise MakemoreError(f"prefix = {constraints.prefix!r} is longer than max_len = {max_len}")
+        draws = sys.maxsize if constraints.any else chosen.num  # with constraints, as many as it takes
+        drawn = generate(self.model, draws, chosen.seed, max_len, chosen.temperature, chosen.top_k, prefix)
+        excluded = self.excluded(constraints)
+        return Accepted(
+            (self.model.vocab.decode(ids) for ids in drawn),
+            lambda word: constraints.admits(word) and word not in excluded,
+            chosen.num,
+        )
 
     def sample(self, num: int | None = None, **settings: object) -> list[str]:
         """The words of `samples`, as a list."""
         return list(self.samples(num, **settings))
+
+    def most_likely(
+        self, num: int = 10, per_token: bool = False, **constraints: object
+    ) -> Iterator[tuple[str, float]]:
+        """The `num` most probable words that meet the constraints (the fields of makemore/params.py: Constraints), in
+        exact order (per_token: lowest NLL per token first), each with its log-probability, one at a time as the
+        search finds them (makemore/search.py); the constraints are checked before it starts. Each word has at most
+        `length`'s MAX characters, else at most the sample schema's default max_len."""
+        if not isinstance(num, int) or not 1 <= num <= MAX_TOP:
+            raise MakemoreError(f"num = {num!r} is invalid: give 1 to {MAX_TOP:,} words")
+        chosen = self.constraints(constraints)
+        longest = min(chosen.longest or Sample().max_len, self.model.max_word_length or MAX_LENGTH)
+        excluded = self.excluded(chosen)
+        vocab = self.model.vocab
+
+        def admits(tokens: list[int]) -> bool:
+            word = vocab.decode(tokens)
+            return chosen.admits(word) and word not in excluded
+
+        found = most_likely(self.model, num, admits, longest, self.tokens(chosen.prefix), per_token)
+        return ((vocab.decode(tokens), log_p) for tokens, log_p in found)
+
+    def top(self, num: int = 10, per_token: bool = False, **constraints: object) -> pd.DataFrame:
+        """The words of `most_likely`, one row each: the word, its probability p, log p, and its NLL per token
+        (its characters and the end)."""
+        rows = [
+            (word, math.exp(log_p), log_p) for word, log_p in self.most_likely(num, per_token, **constraints)
+        ]
+        table = pd.DataFrame(rows, columns=["word", "p", "log_p"])
+        return table.assign(nll=-table["log_p"] / (table["word"].str.len() + 1))
+
+    def constraints(self, given: dict[str, object]) -> Constraints:
+        """The constraints checked, their text read as the data is and refused if the model has no character of it."""
+        chosen = validated(Constraints, given, f"{self.name}: the constraints")
+        texts = {"prefix": chosen.prefix, "suffix": chosen.suffix, "contains": chosen.contains}
+        read = {key: normalized(text, self.normalize) for key, text in texts.items()}
+        for key, text in read.items():
+            unknown = sorted(set(text) - set(self.model.vocab.chars))
+            if unknown:
+                raise MakemoreError(
+                    f"{key} = {texts[key]!r}: {unknown[0]!r} is not a character of the vocabulary ({self.vocab_file}), "
+                    "so no word has it"
+                )
+        return chosen.model_copy(update=read)
+
+    def tokens(self, text: str) -> list[int]:
+        """The indices of a text's characters, all in the vocabulary."""
+        return self.model.vocab.encode([text])[1:-1].tolist() if text else []
+
+    def excluded(self, constraints: Constraints) -> set[str]:
+        """The words `novel` and `exclude` rule out: the data file's lines, and the given file's."""
+        files = [self.data_file] if constraints.novel else []
+        if constraints.novel and (self.data_file is None or not self.data_file.is_file()):
+            raise MakemoreError(
+                f"novel: the data file {self.data_file or '(none: a model file on its own)'} is not here "
+                "to say which words are new (dvc pull it, or give the words with exclude)"
+            )
+        if constraints.exclude is not None:
+            files.append(Path(constraints.exclude))
+            if not files[-1].is_file():
+                raise MakemoreError(f"exclude = {constraints.exclude!r}: no such file")
+        return {word for path in files for word in read_words(path, normalize=self.normalize)}
 
     def score(self, words: Iterable[str]) -> pd.DataFrame:
         """One row per predicted token of each word (its characters, then the end): the word as given, the position,
@@ -172,7 +256,12 @@ class Project:
             model = load_instance(name, self.vocab, self.root)
             sha256 = file_sha256(self.root / model_file(name, self.params))
             self._loaded[name] = Trained(
-                name, model, self.root / VOCAB_FILE, sha256, self.params.data.normalize
+                name,
+                model,
+                self.root / VOCAB_FILE,
+                sha256,
+                self.params.data.normalize,
+                self.root / self.params.data.path,
             )
         return self._loaded[name]
 
@@ -189,6 +278,16 @@ class Project:
             [table.assign(model=trained.name)[columns] for trained, table in zip(scored, tables)],
             ignore_index=True,
         )
+
+    def rank(self, words: Iterable[str], names: Iterable[str] | None = None) -> pd.DataFrame:
+        """One row per distinct word: its mean NLL per token (its characters and the end) under each model of `names`
+        (default: every model), a column each in their order; best first by the first model's, ties in the words'
+        order."""
+        scores = self.score(list(dict.fromkeys(listed_words(words))), names)
+        nlls = (-scores.groupby(["model", "word"], sort=False)["log_p"].mean()).unstack("model")
+        nlls = nlls[list(dict.fromkeys(scores["model"]))]  # the models' order, not the alphabet's
+        ranked = nlls.sort_values(nlls.columns[0], kind="stable").rename_axis(columns=None).reset_index()
+        return ranked.rename(columns={"index": "word"})
 
     def leaderboard(self) -> pd.DataFrame:
         """One row per model: its family, its params, its train, val and test NLL (metrics/evaluate/NAME.json), its

@@ -6,6 +6,7 @@ the artifacts it reads, or after `dvc pull` of a teammate's.
 """
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from makemore import MakemoreError
-from makemore.api import Project, project_root
-from makemore.params import Sample, field_option, int_in
+from makemore.api import MAX_TOP, Project, project_root
+from makemore.artifacts import read_words
+from makemore.params import Constraints, Sample, field_option, int_in
+
+WORD_COLUMN = 16  # the width of the word column of `makemore top`
 
 
 def model_names(project: Project, chosen: str | None) -> list[str]:
@@ -30,6 +34,10 @@ def model_names(project: Project, chosen: str | None) -> list[str]:
 def score(args: argparse.Namespace) -> None:
     project = Project()
     names = model_names(project, args.model)
+    if args.file is not None:
+        return rank_file(project, names, args.file)
+    if not args.words:
+        raise MakemoreError("give the words to score, or a file of them with --file FILE")
     scores = project.score(list(dict.fromkeys(args.words)), names)  # each distinct word once
     for word in args.words:
         rows = scores[scores["word"] == word]
@@ -44,16 +52,61 @@ def score(args: argparse.Namespace) -> None:
         print()
 
 
+def rank_file(project: Project, names: list[str], path: str) -> None:
+    """The words of a file, best first by the first model's mean NLL per token, with every model's."""
+    words = read_words(path, normalize=project.params.data.normalize)
+    for word in words:
+        try:
+            project.load(names[0]).checked(word)
+        except MakemoreError as e:
+            raise MakemoreError(f"{path}:{line_of(path, word)}: {e}") from None
+    ranked = project.rank(words, names)
+    print(f"mean NLL per token (characters and the end) of each word of {path}, best first by {names[0]}:")
+    print(ranked.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def line_of(path: str, word: str) -> int:
+    """The number of the first line of a file that reads as `word` (the file was read whole without error)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if word in line)
+
+
 def sample_words(args: argparse.Namespace) -> None:
     project = Project()
-    if args.model is None and "count" not in project.names:
+    trained = project.load(chosen_model(project, args.model))
+    settings = {name: vars(args)[name] for name in (*Sample.model_fields, *Constraints.model_fields)}
+    drawn = trained.samples(**settings)
+    for word in drawn:
+        print(word)
+    if Constraints.model_validate({name: settings[name] for name in Constraints.model_fields}).any:
+        sys.stdout.flush()
+        print(
+            f"{drawn.kept} of {drawn.drawn} words drawn met the constraints ({drawn.rate:.2%})",
+            file=sys.stderr,
+        )
+
+
+def top_words(args: argparse.Namespace) -> None:
+    """The most probable words, in exact order, as they are found."""
+    project = Project()
+    name = chosen_model(project, args.model)
+    constraints = {name: vars(args)[name] for name in Constraints.model_fields}
+    found = project.load(name).most_likely(args.num, args.per_token, **constraints)
+    order = "NLL per token" if args.per_token else "probability"
+    print(f"the {args.num} most likely words under {name} by {order}, in exact order:")
+    print(f"{'rank':>4}  {'word':<{WORD_COLUMN}} {'p':>11} {'NLL per token':>13}")
+    for rank, (word, log_p) in enumerate(found, 1):
+        print(f"{rank:>4}  {word:<{WORD_COLUMN}} {math.exp(log_p):11.4e} {-log_p / (len(word) + 1):13.4f}")
+
+
+def chosen_model(project: Project, chosen: str | None) -> str:
+    """The model of --model, or count, the default."""
+    if chosen is None and "count" not in project.names:
         raise MakemoreError(
             "params.yaml has no model named count, the default: choose one with --model NAME (makemore models lists them)"
         )
-    (name,) = model_names(project, args.model or "count")
-    settings = {name: getattr(args, name) for name in Sample.model_fields}
-    for word in project.load(name).samples(**settings):
-        print(word)
+    (name,) = model_names(project, chosen or "count")
+    return name
 
 
 def list_models(args: argparse.Namespace) -> None:
@@ -87,9 +140,14 @@ def parser() -> argparse.ArgumentParser:
         "A token a model rules out shows p = 0, log p = -inf.",
     )
     score_command.add_argument(
-        "words", nargs="+", metavar="WORD", help="a word made of characters in the vocabulary"
+        "words", nargs="*", metavar="WORD", help="a word made of characters in the vocabulary"
     )
     score_command.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
+    score_command.add_argument(
+        "--file",
+        metavar="FILE",
+        help="instead of the words: a file of them, one per line, ranked best first by each one's mean NLL per token",
+    )
     score_command.set_defaults(run=score)
     add_sample_options(
         commands.add_parser(
@@ -97,6 +155,16 @@ def parser() -> argparse.ArgumentParser:
             help="draw new words from one model",
             description="Draw words from one model, one per line. The same seed gives the same words; "
             "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
+        )
+    )
+    add_top_options(
+        commands.add_parser(
+            "top",
+            help="the most likely words of one model, in exact order, with the sample command's constraints",
+            description="The NUM most probable words under one model that meet the constraints, most probable first, "
+            "each with its probability and its mean NLL per token: a best-first search over prefixes, exact for any "
+            "model. --per-token ranks by the NLL per token instead (give --length a MAX: the search bounds a word "
+            "by it).",
         )
     )
     models_command = commands.add_parser(
@@ -139,7 +207,8 @@ def serve_page(args: argparse.Namespace) -> None:
 
 
 def add_sample_options(command: argparse.ArgumentParser) -> None:
-    """The `sample` command's options: --model, and every field of the sample schema with its default and help."""
+    """The `sample` command's options: --model, and every field of the sample and constraint schemas with its
+    default and help."""
     command.add_argument(
         "--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)"
     )
@@ -151,7 +220,38 @@ def add_sample_options(command: argparse.ArgumentParser) -> None:
             default=field.default,
             help=field.description + default,
         )
+    add_constraint_options(command)
     command.set_defaults(run=sample_words)
+
+
+def add_top_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--model", metavar="NAME", help="a model under `models:` in params.yaml (default: count)"
+    )
+    command.add_argument(
+        "--num", type=int_in(1, MAX_TOP), default=10, help="how many words (default: %(default)s)"
+    )
+    command.add_argument(
+        "--per-token",
+        "--per-char",
+        action="store_true",
+        help="rank by the mean NLL per token (characters and the end), so that long words are not always last",
+    )
+    add_constraint_options(command)
+    command.set_defaults(run=top_words)
+
+
+def add_constraint_options(command: argparse.ArgumentParser) -> None:
+    """Every field of the constraint schema as an option: a flag for a yes or no, text for the rest."""
+    constraints = command.add_argument_group("constraints (every word given meets them all)")
+    for name, field in Constraints.model_fields.items():
+        option = f"--{name.replace('_', '-')}"
+        if field.annotation is bool:
+            constraints.add_argument(option, action="store_true", help=field.description)
+        else:
+            constraints.add_argument(
+                option, default=field.default, metavar=name.upper(), help=field.description
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -85,6 +85,59 @@ class Sample(Section):
     )
 
 
+LengthRange = Annotated[str, StringConstraints(pattern=r"^[0-9]*:[0-9]*$")]
+
+
+class Constraints(Section):
+    """What every word drawn or listed must be: the one schema of the constraints of `makemore sample` and
+    `makemore top`, `Trained.samples` and `Trained.top`, and the page. Each is exact: a sample is drawn from the
+    model's distribution given them, and the top words are the most probable of those that meet them."""
+
+    prefix: str = Field("", max_length=MAX_LENGTH, description="start with these characters")
+    suffix: str = Field("", max_length=MAX_LENGTH, description="end with these characters")
+    contains: str = Field("", max_length=MAX_LENGTH, description="have these characters in a row")
+    length: LengthRange | None = Field(
+        None, description="MIN:MAX characters, either one may be left out (5:7, 5:, :7)"
+    )
+    novel: bool = Field(False, description="not a line of the data file (data.path in params.yaml)")
+    exclude: str | None = Field(None, description="a file: not one of its lines either")
+
+    @model_validator(mode="after")
+    def some_word_can_meet_them(self) -> "Constraints":
+        if self.longest is not None and self.shortest > self.longest:
+            raise ValueError(f"length = {self.length!r}: its MIN is more than its MAX")
+        for name, given in (("prefix", self.prefix), ("suffix", self.suffix), ("contains", self.contains)):
+            if self.longest is not None and len(given) > self.longest:
+                raise ValueError(
+                    f"{name} = {given!r} has {len(given)} characters: no word of at most {self.longest} has it"
+                )
+        return self
+
+    @property
+    def shortest(self) -> int:
+        low = (self.length or ":").partition(":")[0]
+        return max(int(low or 1), 1)
+
+    @property
+    def longest(self) -> int | None:
+        high = (self.length or ":").partition(":")[2]
+        return int(high) if high else None
+
+    @property
+    def any(self) -> bool:
+        """Whether any constraint is set."""
+        return self != Constraints()
+
+    def admits(self, word: str) -> bool:
+        """Whether the word meets the constraints on its characters (novel and exclude are the caller's: files)."""
+        return (
+            word.startswith(self.prefix)
+            and word.endswith(self.suffix)
+            and self.contains in word
+            and self.shortest <= len(word) <= (self.longest or len(word))
+        )
+
+
 class Compare(Section):
     """How every model is compared with the best on val (makemore/compare.py): a paired bootstrap over the words."""
 

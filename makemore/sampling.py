@@ -1,6 +1,8 @@
 """Sampling words from any model, and what the samples are like: how many are new, how long they are."""
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -11,6 +13,9 @@ from makemore.vocab import BOUNDARY
 
 # words drawn side by side; a fixed number, so the first words of a seed are the same for any num
 BATCH_WORDS = 1000
+# constrained sampling: the draws after which a rare constraint is refused, and the most draws it may take
+PILOT_DRAWS = 10_000
+MAX_DRAWS = 1_000_000
 
 
 def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
@@ -31,13 +36,20 @@ def sampling_weights(probs: torch.Tensor, temperature: float = 1.0, top_k: int |
 
 
 def generate(
-    model: Model, num: int, seed: int, max_len: int, temperature: float = 1.0, top_k: int | None = None
+    model: Model,
+    num: int,
+    seed: int,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    prefix: Sequence[int] = (),
 ) -> Iterator[list[int]]:
-    """`num` index sequences, each drawn token by token from the boundary until it is drawn again, at most
-    `max_len` long. The same seed gives the same words.
+    """`num` index sequences, each drawn token by token from the boundary (and then `prefix`, given) until it is
+    drawn again, at most `max_len` long. The same seed gives the same words.
 
     BATCH_WORDS words grow side by side, one `log_probs` call per position; they are yielded one by one
-    as each batch ends, so a reader can print them as they come.
+    as each batch ends, so a reader can print them as they come. A word that starts with `prefix` is drawn from
+    the model's distribution given it, since the model predicts each token from the ones before it.
     """
     if model.max_word_length is not None and max_len > model.max_word_length:
         raise MakemoreError(
@@ -47,13 +59,16 @@ def generate(
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, num, BATCH_WORDS):
         contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
+        contexts[:, model.context_length : model.context_length + len(prefix)] = torch.tensor(
+            prefix, dtype=torch.long
+        )
         lengths = torch.full((BATCH_WORDS,), max_len)
-        for position in range(max_len):
+        for position in range(len(prefix), max_len):
             window = contexts[:, position : position + model.context_length]
             probs = model.log_probs(window).double().exp()
             weights = sampling_weights(probs, temperature, top_k)
             tokens = torch.multinomial(weights, 1, generator=generator).squeeze(1)
-            if position == 0:
+            if position == 0:  # (with no prefix)
                 tokens = first_characters(tokens, weights, generator)
             ended = (tokens == BOUNDARY) & (lengths == max_len)
             lengths[ended] = position
@@ -62,6 +77,51 @@ def generate(
                 break
         for row, length in zip(contexts[: num - start].tolist(), lengths.tolist()):
             yield row[model.context_length : model.context_length + length]
+
+
+@dataclass
+class Accepted:
+    """The first `num` of the drawn words that `admits` (rejection sampling: each is a draw from the model given the
+    constraints), one at a time; `drawn` and `kept` count as it goes. Refused in one line, after PILOT_DRAWS, when
+    none was kept, or when the rate kept says that `num` would take more than MAX_DRAWS."""
+
+    drawn_words: Iterator[str]
+    admits: Callable[[str], bool]
+    num: int
+    drawn: int = 0
+    kept: int = 0
+
+    def __iter__(self) -> "Accepted":
+        return self
+
+    def __next__(self) -> str:
+        while self.kept < self.num:
+            word = next(self.drawn_words)
+            self.drawn += 1
+            if self.drawn == PILOT_DRAWS:
+                self.refuse_if_rare()
+            if self.admits(word):
+                self.kept += 1
+                return word
+        raise StopIteration
+
+    @property
+    def rate(self) -> float:
+        return self.kept / self.drawn if self.drawn else math.nan
+
+    def refuse_if_rare(self) -> None:
+        if self.kept == 0:
+            raise MakemoreError(
+                f"none of the first {self.drawn:,} words drawn meets the constraints: they are too rare to sample; "
+                "loosen them, or list the most likely words that meet them with makemore top"
+            )
+        needed = math.ceil(self.num / self.rate)
+        if needed > MAX_DRAWS:
+            raise MakemoreError(
+                f"{self.kept} of the first {self.drawn:,} words drawn meet the constraints ({self.rate:.3%}): "
+                f"{self.num:,} would take about {needed:,} draws, more than {MAX_DRAWS:,}; ask for fewer or "
+                "loosen the constraints"
+            )
 
 
 def first_characters(tokens: torch.Tensor, weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
