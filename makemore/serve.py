@@ -12,7 +12,7 @@ import math
 import socket
 import sys
 from importlib.resources import files
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import uvicorn
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from makemore import MakemoreError
 from makemore.api import Project, Trained
-from makemore.params import Sample, number_or_null
+from makemore.params import Constraints, Sample, number_or_null
 from makemore.vocab import VOCAB_FILE
 
 MAX_WORDS = 8  # words scored at once
@@ -49,6 +49,30 @@ class SampleRequest(Sample):
     @classmethod
     def numbers(cls, query: dict) -> dict:
         return {key: text if key == "model" else number_or_null(text) for key, text in query.items()}
+
+
+class FindRequest(Constraints):
+    """A request for the words of a model that meet the constraints: drawn from it, or the most likely in exact
+    order. The page names no file of the server's (no `exclude`), and `num` is bounded as a sample's is."""
+
+    model: str = Field(max_length=100)
+    way: Literal["top", "sample"] = "top"  # the most likely words, or samples
+    num: StrictInt = Field(20, ge=1, le=MAX_SAMPLES)
+    per_token: bool = False  # top: by the mean NLL per token, not the probability
+    exclude: None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def values(cls, query: dict) -> dict:
+        """A query's text as the fields take it: num as its number, a yes or no from `true` or `false`."""
+        read = {"true": True, "false": False}
+        return {
+            key: number_or_null(text) if key == "num" else read.get(text, text) if key in FLAGS else text
+            for key, text in query.items()
+        }
+
+
+FLAGS = ("novel", "per_token")  # the yes-or-no fields of a FindRequest
 
 
 class UnknownModel(MakemoreError):
@@ -175,12 +199,26 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
 
     @explore.get("/api/sample")
     def sample(request: Annotated[SampleRequest, Query()]) -> dict:
-        if request.model not in served:
-            raise UnknownModel(f"no such model: {request.model!r} (the models: {', '.join(served)})")
         settings = request.model_dump(exclude={"model"})
-        return {"words": served[request.model].sample(**settings)}
+        return {"words": served_model(served, request.model).sample(**settings)}
+
+    @explore.get("/api/find")
+    def find(request: Annotated[FindRequest, Query()]) -> dict:
+        trained = served_model(served, request.model)
+        constraints = request.model_dump(include=set(Constraints.model_fields) - {"exclude"})
+        if request.way == "sample":
+            drawn = trained.samples(request.num, **constraints)
+            return {"words": [{"word": word} for word in drawn], "drawn": drawn.drawn, "kept": drawn.kept}
+        top = trained.top(request.num, request.per_token, **constraints)
+        return {"words": top[["word", "p", "nll"]].to_dict("records")}
 
     return explore
+
+
+def served_model(served: dict[str, Trained], name: str) -> Trained:
+    if name not in served:
+        raise UnknownModel(f"no such model: {name!r} (the models: {', '.join(served)})")
+    return served[name]
 
 
 def leaderboard_answer(project: Project, board: pd.DataFrame, served: dict[str, Trained]) -> dict:

@@ -280,6 +280,16 @@ def check_the_page(url: str, reproduced_template: Path) -> None:
         page.wait_for_selector("#samples li")
         samples = page.eval_on_selector_all("#samples li", "items => items.map(i => i.textContent)")
 
+        page.select_option("#find-model", "kneser_ney")
+        page.fill("#prefix", "ma")
+        page.check("#novel")
+        page.fill("#find-num", "5")
+        page.click("#find-form button")
+        page.wait_for_selector("#found li")
+        found = page.eval_on_selector_all("#found li", "items => items.map(i => i.dataset.word)")
+        page.click("#found li")  # its heatmap
+        page.wait_for_selector(f"table.heatmap[data-word={found[0]}]")
+
         page.fill("#words", "Andrej")
         page.press("#words", "Enter")
         page.wait_for_function("document.getElementById('score-error').textContent !== ''")
@@ -300,6 +310,10 @@ def check_the_page(url: str, reproduced_template: Path) -> None:
     listed = [line.split()[0] for line in makemore(reproduced_template, "models").splitlines()[1:]]
     assert ladder[1:] == board == listed  # the ladder's rows: best val first, as the leaderboard
     assert samples == kneser_ney_sampled(reproduced_template)
+    top = makemore(
+        reproduced_template, "top", "--model", "kneser_ney", "--num", "5", "--prefix", "ma", "--novel"
+    )
+    assert found == [line.split()[1] for line in top.splitlines()[2:]]
     assert (
         refused == "cannot score 'Andrej': character 'A' is not in the vocabulary (data/prepared/vocab.json)"
     )
@@ -332,4 +346,15 @@ BAD_REQUESTS = [
     ("api/sample?model=count&num=1000000", 422, "num: Input should be less than or equal to 200"),
     ("api/sample?model=count&seed=-1", 422, "seed: Input should be greater than or equal to 0"),
     ("../../etc/passwd", 404, "/etc/passwd: Not Found"),
+    ("api/find?model=kneser_ney&prefix=zzzzzz&length=1:3", 422, "no word of at most 3 has it"),
+    (
+        "api/find?model=kneser_ney&exclude=%2Fetc%2Fpasswd",
+        422,
+        "exclude: Input should be None",
+    ),  # no server file
+    ("api/find?model=count&num=201", 422, "num: Input should be less than or equal to 200"),
+    ("api/find?model=count&novel=maybe", 422, "novel: Input should be a valid boolean"),
+    ("api/find?model=count&way=all", 422, "way: Input should be 'top' or 'sample'"),
+    ("api/find?model=count&prefix=%C3%A9", 400, "'é' is not a character of the vocabulary"),
+    ("api/find?model=count&way=sample&suffix=q&num=3", 200, None),
 ]
