@@ -227,3 +227,47 @@ def copy_project(dest: Path, words: list[str] | None) -> Project:
 def commit_all(project: Project, message: str) -> None:
     project.git("add", "-A")
     project.git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", message)
+
+
+# Each constraint alone, and all at once; "exclude" is filled in with a file of words by the test.
+CONSTRAINT_SETS = [
+    {"prefix": "ma"},
+    {"suffix": "a"},
+    {"contains": "an"},
+    {"length": "4:6"},
+    {"novel": True},
+    {"exclude": None},
+    {"prefix": "m", "suffix": "a", "contains": "ar", "length": "4:7", "novel": True, "exclude": None},
+]
+
+
+def meets(word: str, given: dict, data: set[str], excluded: list[str], max_len: int) -> bool:
+    """Whether a word meets a set of CONSTRAINT_SETS, by plain string tests; `data`: the words novel rules out."""
+    shortest, longest = map(int, given.get("length", f"1:{max_len}").split(":"))
+    return (
+        word.startswith(given.get("prefix", ""))
+        and word.endswith(given.get("suffix", ""))
+        and given.get("contains", "") in word
+        and shortest <= len(word) <= longest
+        and not (given.get("novel") and word in data)
+        and not ("exclude" in given and word in excluded)
+    )
+
+
+def assert_every_constraint_holds(trained, excluded: list[str], tmp_path: Path, max_len: int) -> None:
+    """Each word that `trained` (an api.Trained with a data file) samples or ranks under each set of CONSTRAINT_SETS
+    meets it; the ranked ones come most probable first."""
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("".join(f"{word}\n" for word in excluded), encoding="utf-8")
+    data = set(trained.data_file.read_text(encoding="utf-8").split())
+    for given in CONSTRAINT_SETS:
+        constraints = given | ({"exclude": str(exclude)} if "exclude" in given else {})
+        words = trained.sample(20, seed=5, max_len=max_len, **constraints)
+        failed = [word for word in words if not meets(word, given, data, excluded, max_len)]
+        assert len(words) == 20 and not failed, (given, failed)
+        shortest, longest = given.get("length", "1:8").split(":")
+        bounded = {"length": f"{shortest}:{min(int(longest), 8)}"}  # a short bound keeps the search small
+        top = trained.top(5, **(constraints | bounded))
+        failed = [word for word in top["word"] if not meets(word, given, data, excluded, max_len)]
+        assert len(top) == 5 and not failed, (given, top)
+        assert top["log_p"].is_monotonic_decreasing

@@ -2,17 +2,19 @@
 the model's distribution given them, and `top` is the exact order that brute-force enumeration gives."""
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import Project, call, default_words
+from helpers import Project, assert_every_constraint_holds, call, default_words, meets
 
 from makemore import cli
 from makemore.api import Trained
 from makemore.contexts import Positions
 from makemore.interface import FitData
 from makemore.models import FAMILIES
+from makemore.models.mixture import Mixture, MixtureConfig
 from makemore.models.ngram import NGramConfig
 from makemore.scoring import word_log_likelihoods
 from makemore.vocab import Vocabulary
@@ -94,20 +96,36 @@ def chi_squared_p_value(first: list[str], second: list[str]) -> float:
     return torch.special.gammaincc(torch.tensor(degrees / 2, dtype=torch.float64), statistic / 2).item()
 
 
-def test_constrained_samples_follow_the_unconstrained_ones_filtered_by_the_constraints():
-    words = default_words()
-    trained = trained_count(words[:5000], order=2, k=1.0)
-    unconstrained = trained.sample(60_000, seed=3)
-    # the prefix is drawn after (a different mechanism from rejecting), and the length cut short at MAX + 1
-    filtered = [word for word in unconstrained if word.startswith("ma") and 4 <= len(word) <= 7]
-    drawn = trained.samples(2000, seed=4, prefix="ma", length="4:7")
+@pytest.fixture(scope="module")
+def drawn_freely() -> tuple[Trained, list[str]]:
+    """A bigram of 5,000 names, and 60,000 words it draws with no constraint."""
+    trained = trained_count(default_words()[:5000], order=2, k=1.0)
+    return trained, trained.sample(60_000, seed=3)
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        {"prefix": "ma", "length": "4:7"},  # the prefix is drawn after, the length cut short at MAX + 1
+        {"suffix": "a", "contains": "n", "exclude": ["anna", "ana", "nia"]},  # rejection alone
+    ],
+)
+def test_constrained_samples_follow_the_unconstrained_ones_filtered_by_the_constraints(
+    constraints, drawn_freely, tmp_path
+):
+    trained, unconstrained = drawn_freely
+    excluded = constraints.get("exclude", [])
+    (tmp_path / "exclude.txt").write_text("".join(f"{word}\n" for word in excluded))
+    given = constraints | ({"exclude": str(tmp_path / "exclude.txt")} if excluded else {})
+    filtered = [word for word in unconstrained if meets(word, constraints, set(), excluded, max_len=50)]
+    drawn = trained.samples(2000, seed=4, **given)
     constrained = list(drawn)
-    assert len(filtered) > 500 and all(word.startswith("ma") and 4 <= len(word) <= 7 for word in constrained)
+    assert len(filtered) > 500 and all(meets(word, constraints, set(), excluded, 50) for word in constrained)
     assert drawn.kept == 2000 and drawn.drawn > 2000 and drawn.rate == 2000 / drawn.drawn
-    for statistic in (len, lambda word: word[2], lambda word: word[-1]):
+    for statistic in (len, lambda word: word[2:3], lambda word: word[-2:-1]):
         assert chi_squared_p_value(list(map(statistic, filtered)), list(map(statistic, constrained))) > 1e-3
     # the same seed, the same words; a seed's first words the same for any num
-    assert trained.sample(20, seed=4, prefix="ma", length="4:7") == constrained[:20]
+    assert trained.sample(20, seed=4, **given) == constrained[:20]
 
 
 def test_a_constraint_no_word_can_meet_is_refused_in_one_line_before_any_draw(tmp_path):
@@ -197,3 +215,38 @@ def test_an_impossible_constraint_gets_one_line_from_the_cli(shared):
         assert (code, out) == (1, "") and err.splitlines() == [
             "error: kneser_ney: the constraints: prefix = 'zzzzzz' has 6 characters: no word of at most 3 has it"
         ]
+
+
+@pytest.fixture(scope="module")
+def names(tmp_path_factory) -> tuple[Path, list[str], list[str]]:
+    """A data file of 2,000 names (what novel excludes), 500 others to validate on, and 200 of the data to exclude."""
+    words = default_words()
+    data_file = tmp_path_factory.mktemp("names") / "names.txt"
+    data_file.write_text("".join(f"{word}\n" for word in words[:2000]), encoding="utf-8")
+    return data_file, words[:2500], words[1000:1200]
+
+
+COUNT_FAMILIES = {
+    "additive": {"family": "ngram", "order": 3, "smoothing": "additive", "k": 0.5},
+    "kneser_ney": {"family": "ngram", "order": 4, "smoothing": "kneser_ney"},
+    "onelayer": {"family": "onelayer", "order": 2, "lr": 50, "steps": 50, "reg": 0.01, "seed": 1},
+}
+
+
+@pytest.mark.parametrize("family", [*COUNT_FAMILIES, "mixture"])
+def test_every_constraint_holds_on_every_count_family_and_the_mixture(family, names, tmp_path):
+    data_file, words, excluded = names
+    vocab = Vocabulary.from_words(words)
+    data = FitData(vocab, Positions.of(vocab, words[:2000]), Positions.of(vocab, words[2000:]), 50)
+    fitted = {
+        name: FAMILIES[config["family"]]
+        .fit(FAMILIES[config["family"]].Config.model_validate(config), data)
+        .model
+        for name, config in COUNT_FAMILIES.items()
+        if name == family or family == "mixture"
+    }
+    if family == "mixture":
+        config = MixtureConfig(family="mixture", of=list(fitted))
+        fitted = {family: Mixture.fit(config, replace(data, trained=fitted)).model}
+    trained = Trained(family, fitted[family], Path("vocab.json"), "sha256", data_file=data_file)
+    assert_every_constraint_holds(trained, excluded, tmp_path, max_len=50)

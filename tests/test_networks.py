@@ -12,9 +12,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from helpers import NETWORK_FAMILIES, ROOT, default_words, set_params, stage_in_process
+from helpers import (
+    NETWORK_FAMILIES,
+    ROOT,
+    assert_every_constraint_holds,
+    default_words,
+    set_params,
+    stage_in_process,
+)
 
 from makemore import MakemoreError
+from makemore.api import Trained
 from makemore.artifacts import Checkpoint, write_text
 from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.evaluate import score
@@ -72,6 +80,15 @@ def trained(request, data, tmp_path_factory):
     return FAMILIES[TINY[request.param]["family"]].fit(
         tiny(request.param), FitData(vocab, train, val, max_len=MAX_LEN, checkpoint=checkpoint)
     ), checkpoint
+
+
+def test_every_constraint_holds_on_the_words_a_net_samples_and_ranks(trained, tmp_path):
+    trained, _ = trained
+    words = default_words()
+    data_file = tmp_path / "names.txt"
+    data_file.write_text("".join(f"{word}\n" for word in words[:1200]), encoding="utf-8")
+    as_trained = Trained("tiny", trained.model, Path("vocab.json"), "sha256", data_file=data_file)
+    assert_every_constraint_holds(as_trained, words[200:400], tmp_path, max_len=MAX_LEN)
 
 
 def test_the_first_loss_is_near_uniform_and_the_loss_falls(trained, data):
