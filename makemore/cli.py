@@ -1,7 +1,6 @@
-"""makemore: score and sample names with the trained models, and explore them on a page, without rerunning the
-pipeline.
+"""makemore: score, sample and find names with the trained models, and explore them on a page.
 
-Run inside the project (its root or any folder below) after `make repro` (or `dvc repro`), which makes
+It reads what the pipeline made and reruns none of it. Run inside the project (its root or any folder below) after `make repro` (or `dvc repro`), which makes
 the artifacts it reads, or after `dvc pull` of a teammate's.
 """
 
@@ -132,58 +131,26 @@ def versus_best(row: dict) -> str:
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="makemore", description=__doc__.splitlines()[0])
     commands = main.add_subparsers(dest="command", required=True)
-    score_command = commands.add_parser(
-        "score",
-        help="probability of each character of each word under every model, and the word's mean NLL",
-        description="Per predicted token of each word (its characters, then the end boundary): its probability p "
-        "and log p under every model of params.yaml, or the one of --model; then the word's mean NLL per token. "
-        "A token a model rules out shows p = 0, log p = -inf.",
-    )
-    score_command.add_argument(
+    for name, (summary, description, add_options) in COMMANDS.items():
+        add_options(commands.add_parser(name, help=summary, description=description))
+    return main
+
+
+def add_models_options(command: argparse.ArgumentParser) -> None:
+    command.set_defaults(run=list_models)
+
+
+def add_score_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
         "words", nargs="*", metavar="WORD", help="a word made of characters in the vocabulary"
     )
-    score_command.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
-    score_command.add_argument(
+    command.add_argument("--model", metavar="NAME", help="only this model (default: every model)")
+    command.add_argument(
         "--file",
         metavar="FILE",
         help="instead of the words: a file of them, one per line, ranked best first by each one's mean NLL per token",
     )
-    score_command.set_defaults(run=score)
-    add_sample_options(
-        commands.add_parser(
-            "sample",
-            help="draw new words from one model",
-            description="Draw words from one model, one per line. The same seed gives the same words; "
-            "--num 1000 with the seed in params.yaml gives the pipeline's data/samples/NAME.txt.",
-        )
-    )
-    add_top_options(
-        commands.add_parser(
-            "top",
-            help="the most likely words of one model, in exact order, with the sample command's constraints",
-            description="The NUM most probable words under one model that meet the constraints, most probable first, "
-            "each with its probability and its mean NLL per token: a best-first search over prefixes, exact for any "
-            "model. --per-token ranks by the NLL per token instead (give --length a MAX: the search bounds a word "
-            "by it).",
-        )
-    )
-    models_command = commands.add_parser(
-        "models",
-        help="list the models with their family, params and val NLL, best first",
-        description="The models under `models:` in params.yaml: family, params and val NLL "
-        "(metrics/evaluate/NAME.json), best first.",
-    )
-    models_command.set_defaults(run=list_models)
-    add_serve_options(
-        commands.add_parser(
-            "serve",
-            help="a local page to explore the ladder: each character's probability under every model, samples, the leaderboard",
-            description="Serve a page on this machine: type words and see each character's probability under every "
-            "model (a heatmap, the models as rows), sample from any model, read the leaderboard. Nothing on it "
-            "comes from the network. Ctrl-C stops it.",
-        )
-    )
-    return main
+    command.set_defaults(run=score)
 
 
 def add_serve_options(command: argparse.ArgumentParser) -> None:
@@ -252,6 +219,44 @@ def add_constraint_options(command: argparse.ArgumentParser) -> None:
             constraints.add_argument(
                 option, default=field.default, metavar=name.upper(), help=field.description
             )
+
+
+# Each command: its one-line help, its description, and what adds its options.
+COMMANDS = {
+    "score": (
+        "probability of each character of each word under every model, and the word's mean NLL",
+        "Per predicted token of each word (its characters, then the end boundary): its probability p and log p under "
+        "every model of params.yaml, or the one of --model; then the word's mean NLL per token. A token a model rules "
+        "out shows p = 0, log p = -inf.",
+        add_score_options,
+    ),
+    "sample": (
+        "draw new words from one model",
+        "Draw words from one model, one per line. The same seed gives the same words; --num 1000 with the seed in "
+        "params.yaml gives the pipeline's data/samples/NAME.txt.",
+        add_sample_options,
+    ),
+    "top": (
+        "the most likely words of one model, in exact order, with the sample command's constraints",
+        "The NUM most probable words under one model that meet the constraints, most probable first, each with its "
+        "probability and its mean NLL per token: a best-first search over prefixes, exact for any model. --per-token "
+        "ranks by the NLL per token instead (give --length a MAX: the search bounds a word by it).",
+        add_top_options,
+    ),
+    "models": (
+        "list the models with their family, params and val NLL, best first",
+        "The models under `models:` in params.yaml: family, params and val NLL (metrics/evaluate/NAME.json), best "
+        "first.",
+        add_models_options,
+    ),
+    "serve": (
+        "a local page to explore the ladder: each character's probability under every model, samples, the leaderboard",
+        "Serve a page on this machine: type words and see each character's probability under every model (a heatmap, "
+        "the models as rows), sample from any model, read the leaderboard. Nothing on it comes from the network. "
+        "Ctrl-C stops it.",
+        add_serve_options,
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> None:

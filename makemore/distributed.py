@@ -7,6 +7,7 @@ started (`torchrun ... -m stages.train NAME`) trains as one of them. The gloo ba
 GPUs. Rank 0 writes every output; a failed process fails the run, and its message is the stage's one line.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -105,7 +106,11 @@ def process_group(config: Cluster, name: str) -> Iterator[Ranks]:
         join(config, name)
         try:
             yield ranks()
+            # Every process done before any tears down the group, and DDP's buckets of pending work (kept alive by
+            # reference cycles) freed while the group exists: gloo aborted a process that freed them at exit.
+            dist.barrier()
         finally:
+            gc.collect()
             dist.destroy_process_group()
     except Exception as e:
         if not launched:  # started by torchrun itself: each process says what it met

@@ -58,25 +58,38 @@ def generate(
         )
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, num, BATCH_WORDS):
-        contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
-        contexts[:, model.context_length : model.context_length + len(prefix)] = torch.tensor(
-            prefix, dtype=torch.long
-        )
-        lengths = torch.full((BATCH_WORDS,), max_len)
-        for position in range(len(prefix), max_len):
-            window = contexts[:, position : position + model.context_length]
-            probs = model.log_probs(window).double().exp()
-            weights = sampling_weights(probs, temperature, top_k)
-            tokens = torch.multinomial(weights, 1, generator=generator).squeeze(1)
-            if position == 0:  # (with no prefix)
-                tokens = first_characters(tokens, weights, generator)
-            ended = (tokens == BOUNDARY) & (lengths == max_len)
-            lengths[ended] = position
-            contexts[:, model.context_length + position] = tokens
-            if (lengths < max_len).all():
-                break
-        for row, length in zip(contexts[: num - start].tolist(), lengths.tolist()):
-            yield row[model.context_length : model.context_length + length]
+        words, lengths = drawn_batch(model, generator, max_len, temperature, top_k, prefix)
+        for row, length in zip(words[: num - start].tolist(), lengths.tolist()):
+            yield row[:length]
+
+
+def drawn_batch(
+    model: Model,
+    generator: torch.Generator,
+    max_len: int,
+    temperature: float,
+    top_k: int | None,
+    prefix: Sequence[int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BATCH_WORDS words drawn side by side after `prefix`: their tokens (B, max_len) and each one's length (B,)."""
+    contexts = torch.full((BATCH_WORDS, model.context_length + max_len), BOUNDARY)
+    contexts[:, model.context_length : model.context_length + len(prefix)] = torch.tensor(
+        prefix, dtype=torch.long
+    )
+    lengths = torch.full((BATCH_WORDS,), max_len)
+    for position in range(len(prefix), max_len):
+        window = contexts[:, position : position + model.context_length]
+        probs = model.log_probs(window).double().exp()
+        weights = sampling_weights(probs, temperature, top_k)
+        tokens = torch.multinomial(weights, 1, generator=generator).squeeze(1)
+        if position == 0:  # (with no prefix)
+            tokens = first_characters(tokens, weights, generator)
+        ended = (tokens == BOUNDARY) & (lengths == max_len)
+        lengths[ended] = position
+        contexts[:, model.context_length + position] = tokens
+        if (lengths < max_len).all():
+            break
+    return contexts[:, model.context_length :], lengths
 
 
 @dataclass

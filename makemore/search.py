@@ -9,6 +9,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -34,44 +35,64 @@ def most_likely(
     Ties keep the order in which they were found. A search that expands MAX_EXPANDED prefixes first is refused in one
     line, after the words it found.
     """
-
-    def key(cost: float, length: int, whole: bool) -> float:
-        return cost / ((length if whole else longest) + 1) if per_token else cost
-
-    order = itertools.count()  # breaks ties between equal keys: first found, first out
     start_cost = -prefix_log_probability(model, prefix)
     if start_cost == math.inf:
         raise MakemoreError(
             "the model gives the prefix probability 0: no word that starts with it is possible"
         )
-    frontier = [(key(start_cost, len(prefix), False), next(order), start_cost, tuple(prefix), False)]
-    found_keys: list[float] = []  # the `num` smallest keys of the words found so far, negated (a max-heap)
+    frontier = Frontier(num, longest, per_token)
+    frontier.push(start_cost, tuple(prefix), whole=False)
     found = expanded = 0
-    while frontier and found < num:
-        if frontier[0][4]:  # a whole word first: nothing left can beat it
-            _, _, cost, word, _ = heapq.heappop(frontier)
+    while frontier.entries and found < num:
+        if frontier.entries[0][-1]:  # a whole word first: nothing left can beat it
+            _, _, cost, word, _ = heapq.heappop(frontier.entries)
             found += 1
             yield list(word), -cost
             continue
-        batch = []
-        while frontier and not frontier[0][4] and len(batch) < EXPANDED_AT_ONCE:
-            batch.append(heapq.heappop(frontier))
+        batch = frontier.prefixes(EXPANDED_AT_ONCE)
         expanded += len(batch)
         if expanded > MAX_EXPANDED:
             raise MakemoreError(
                 f"the search expanded {MAX_EXPANDED:,} prefixes and found {found} of the {num} words: "
                 "narrow the constraints (a shorter --length, a --prefix), or ask for fewer"
             )
-        log_p = model.log_probs(windows(model, [entry[3] for entry in batch])).double().tolist()  # (B, V)
-        for (_, _, cost, tokens, _), row in zip(batch, log_p):
+        log_p = model.log_probs(windows(model, [tokens for _, tokens in batch])).double().tolist()  # (B, V)
+        for (cost, tokens), row in zip(batch, log_p):
             for extended, token_log_p, whole in extensions(tokens, row, admits, longest):
-                child_cost = cost - token_log_p
-                child_key = key(child_cost, len(extended), whole)
-                if len(found_keys) == num and child_key > -found_keys[0]:
-                    continue  # num words already found beat anything this one leads to
-                if whole:
-                    (heapq.heappush if len(found_keys) < num else heapq.heappushpop)(found_keys, -child_key)
-                heapq.heappush(frontier, (child_key, next(order), child_cost, extended, whole))
+                frontier.push(cost - token_log_p, extended, whole)
+
+
+@dataclass
+class Frontier:
+    """The search's heap of prefixes to expand and whole words to give, smallest key first, and the keys of the
+    `num` best words pushed so far, which prune any entry that cannot beat them."""
+
+    num: int
+    longest: int  # the most characters of a word
+    per_token: bool  # the key is the NLL per token (else the NLL of the whole word)
+    entries: list[tuple[float, int, float, tuple[int, ...], bool]] = field(default_factory=list)
+    found_keys: list[float] = field(default_factory=list)  # the `num` smallest keys of whole words, negated
+    order: Iterator[int] = field(default_factory=itertools.count)  # ties: first pushed, first out
+
+    def key(self, cost: float, length: int, whole: bool) -> float:
+        """A word's NLL (per token), or the least that any word extending a prefix can have."""
+        return cost / ((length if whole else self.longest) + 1) if self.per_token else cost
+
+    def push(self, cost: float, tokens: tuple[int, ...], whole: bool) -> None:
+        key = self.key(cost, len(tokens), whole)
+        if len(self.found_keys) == self.num and key > -self.found_keys[0]:
+            return  # num words already found beat anything this one leads to
+        if whole:
+            (heapq.heappush if len(self.found_keys) < self.num else heapq.heappushpop)(self.found_keys, -key)
+        heapq.heappush(self.entries, (key, next(self.order), cost, tokens, whole))
+
+    def prefixes(self, most: int) -> list[tuple[float, tuple[int, ...]]]:
+        """Up to `most` prefixes from the front, before the first whole word: each one's cost and tokens."""
+        batch = []
+        while self.entries and not self.entries[0][-1] and len(batch) < most:
+            _, _, cost, tokens, _ = heapq.heappop(self.entries)
+            batch.append((cost, tokens))
+        return batch
 
 
 def extensions(

@@ -189,13 +189,7 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
     def score(
         words: Annotated[str, Query(min_length=1, max_length=MAX_WORDS * (MAX_CHARACTERS + 1))],
     ) -> dict:
-        chosen = list(dict.fromkeys(word for word in words.split(" ") if word))  # each distinct word once
-        if not chosen or len(chosen) > MAX_WORDS:
-            raise MakemoreError(f"give 1 to {MAX_WORDS} words, separated by spaces: {len(chosen)} given")
-        if too_long := [word for word in chosen if len(word) > longest]:
-            raise MakemoreError(f"{too_long[0][:20]!r}...: at most {longest} characters a word ({why})")
-        scores = project.score(chosen, list(served))
-        return {"words": [scored(scores[scores["word"] == word]) for word in chosen]}
+        return score_answer(project, served, words.split(" "), longest, why)
 
     @explore.get("/api/sample")
     def sample(request: Annotated[SampleRequest, Query()]) -> dict:
@@ -204,15 +198,32 @@ def app(project: Project, hosts: frozenset[str] | None) -> FastAPI:
 
     @explore.get("/api/find")
     def find(request: Annotated[FindRequest, Query()]) -> dict:
-        trained = served_model(served, request.model)
-        constraints = request.model_dump(include=set(Constraints.model_fields) - {"exclude"})
-        if request.way == "sample":
-            drawn = trained.samples(request.num, **constraints)
-            return {"words": [{"word": word} for word in drawn], "drawn": drawn.drawn, "kept": drawn.kept}
-        top = trained.top(request.num, request.per_token, **constraints)
-        return {"words": top[["word", "p", "nll"]].to_dict("records")}
+        return find_answer(served_model(served, request.model), request)
 
     return explore
+
+
+def score_answer(
+    project: Project, served: dict[str, Trained], words: list[str], longest: int, why: str
+) -> dict:
+    """Each distinct word's heatmap row under the served models, refused in one line past the bounds."""
+    chosen = list(dict.fromkeys(word for word in words if word))
+    if not chosen or len(chosen) > MAX_WORDS:
+        raise MakemoreError(f"give 1 to {MAX_WORDS} words, separated by spaces: {len(chosen)} given")
+    if too_long := [word for word in chosen if len(word) > longest]:
+        raise MakemoreError(f"{too_long[0][:20]!r}...: at most {longest} characters a word ({why})")
+    scores = project.score(chosen, list(served))
+    return {"words": [scored(scores[scores["word"] == word]) for word in chosen]}
+
+
+def find_answer(trained: Trained, request: FindRequest) -> dict:
+    """The words of the find panel: samples with how many were drawn, or the most likely with p and NLL."""
+    constraints = request.model_dump(include=set(Constraints.model_fields) - {"exclude"})
+    if request.way == "sample":
+        drawn = trained.samples(request.num, **constraints)
+        return {"words": [{"word": word} for word in drawn], "drawn": drawn.drawn, "kept": drawn.kept}
+    top = trained.top(request.num, request.per_token, **constraints)
+    return {"words": top[["word", "p", "nll"]].to_dict("records")}
 
 
 def served_model(served: dict[str, Trained], name: str) -> Trained:
