@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from makemore import MakemoreError
-from makemore.artifacts import load_tensors, save_tensors
+from makemore.tensorfiles import load_tensors, save_tensors
 from makemore.vocab import Vocabulary
 
 CHUNK_BIGRAMS = 4_000_000  # bigrams counted at once

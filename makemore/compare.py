@@ -7,15 +7,20 @@ resampled, not the tokens, since a word's characters are not independent draws. 
 tie: another draw of the val words could rank the two the other way.
 """
 
+from __future__ import annotations
+
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from makemore import MakemoreError
 from makemore.artifacts import write_text
 from makemore.params import Compare
+
+if TYPE_CHECKING:  # the evaluate stage gives tensors; the compare stage starts without torch
+    import torch
 
 HEADER = "log_likelihood\ttokens"
 

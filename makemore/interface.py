@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from makemore.artifacts import Checkpoint
 from makemore.contexts import Split
+from makemore.tensorfiles import Checkpoint
 from makemore.vocab import Vocabulary
 
 

@@ -1,10 +1,11 @@
 """Sampling words from any model, and what the samples are like: how many are new, how long they are."""
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
+import numpy as np
 import torch
 
 from makemore import MakemoreError
@@ -151,16 +152,22 @@ def first_characters(tokens: torch.Tensor, weights: torch.Tensor, generator: tor
     return tokens
 
 
-def length_distribution(samples: Sequence[str], train: Sequence[str]) -> pd.DataFrame:
-    """Share of the sampled words and of the train words at each length, one row per length."""
-    shares = pd.DataFrame(
-        {
-            "sampled": pd.Series(map(len, samples)).value_counts(normalize=True),
-            "train": pd.Series(map(len, train)).value_counts(normalize=True),
-        }
-    )
-    shares = shares.reindex(range(shares.index.max() + 1), fill_value=0.0).fillna(0.0).round(6)
-    return shares.rename_axis("length").reset_index()
+def length_distribution(samples: Sequence[str], train: Sequence[str]) -> str:
+    """Share of the sampled words and of the train words at each length, as CSV: a row per length, from 0 to the
+    longest word of either, each share rounded to 6 decimals."""
+    shares = [length_shares(samples), length_shares(train)]
+    longest = max(max(share, default=0) for share in shares)
+    rows = [
+        ",".join([str(length), *(repr(share.get(length, 0.0)) for share in shares)])
+        for length in range(longest + 1)
+    ]
+    return "\n".join(["length,sampled,train", *rows]) + "\n"
+
+
+def length_shares(words: Sequence[str]) -> dict[int, float]:
+    """Each length's share of `words`."""
+    counts = Counter(map(len, words))
+    return {length: float(np.round(count / len(words), 6)) for length, count in counts.items()}
 
 
 def novelty(samples: Sequence[str], train: set[str], heldout: set[str]) -> dict[str, float]:

@@ -39,7 +39,7 @@ def main() -> None:
     write_json(
         f"metrics/sample/{name}.json", novelty(words, set(train), heldout) | {"model_sha256": drawn_from}
     )
-    write_text(f"metrics/sample/{name}_lengths.csv", length_distribution(words, train).to_csv(index=False))
+    write_text(f"metrics/sample/{name}_lengths.csv", length_distribution(words, train))
 
 
 if __name__ == "__main__":

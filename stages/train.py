@@ -14,7 +14,7 @@ from dvclive import Live
 
 import makemore
 from makemore import MakemoreError, ParamError
-from makemore.artifacts import Checkpoint, instance_argument, run_stage, write_json
+from makemore.artifacts import instance_argument, run_stage, write_json
 from makemore.contexts import SplitFile
 from makemore.distributed import is_worker, launch, process_group, processes_in_run
 from makemore.interface import FamilyConfig, FitData
@@ -24,6 +24,7 @@ from makemore.models.mixture import MixtureConfig
 from makemore.models.training import TrainingConfig
 from makemore.params import Params, load_params
 from makemore.steps import training_device
+from makemore.tensorfiles import Checkpoint
 from makemore.vocab import load_vocab
 
 INPUTS = [Path(f"data/prepared/{name}") for name in ("vocab.json", "train.txt", "val.txt")]

@@ -23,7 +23,7 @@ from helpers import (
 
 from makemore import MakemoreError
 from makemore.api import Trained
-from makemore.artifacts import Checkpoint, write_text
+from makemore.artifacts import write_text
 from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.evaluate import score
 from makemore.interface import FitData
@@ -33,6 +33,7 @@ from makemore.models.training import Batches
 from makemore.sampling import generate
 from makemore.scoring import total_log_likelihood
 from makemore.steps import FORECAST_AFTER, Forecast
+from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY, Vocabulary
 
 TINY = {  # a tiny net of every neural family and variant

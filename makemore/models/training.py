@@ -25,13 +25,13 @@ from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
 from makemore import ParamError
-from makemore.artifacts import Checkpoint
 from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, padded_words
 from makemore.distributed import Ranks, ranks
 from makemore.interface import FamilyConfig, FitData, Model, Training
 from makemore.params import Seed
 from makemore.scoring import total_log_likelihood
 from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr, training_device
+from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY
 
 
