@@ -6,7 +6,11 @@ project = Project("path/to/project")   # after `dvc repro`, or `dvc pull` of a t
 project.leaderboard()                  # a DataFrame, one row per model, best val NLL first
 project.load("kneser_ney").sample(5, seed=7, temperature=0.5, top_k=10)
 project.score(["emma"])                # p of each character (and the end) under every model
+pandas is imported by the methods that return a DataFrame, not with this module: `makemore top` and `makemore sample`
+start without it.
 """
+
+from __future__ import annotations
 
 import json
 import math
@@ -15,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 
 from makemore import MakemoreError
@@ -28,6 +32,9 @@ from makemore.params import MAX_LENGTH, PARAMS_FILE, Constraints, Params, Sample
 from makemore.sampling import Accepted, generate
 from makemore.search import most_likely
 from makemore.vocab import SPLITS, VOCAB_FILE, Vocabulary, load_vocab
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_TOP = 10_000  # the most words `top` lists
 NOT_EVALUATED = "not evaluated yet (dvc repro)"
@@ -118,6 +125,8 @@ class Trained:
     def top(self, num: int = 10, per_token: bool = False, **constraints: object) -> pd.DataFrame:
         """The words of `most_likely`, one row each: the word, its probability p, log p, and its NLL per token
         (its characters and the end)."""
+        import pandas as pd
+
         rows = [
             (word, math.exp(log_p), log_p) for word, log_p in self.most_likely(num, per_token, **constraints)
         ]
@@ -161,6 +170,8 @@ class Trained:
         the token, its probability p and log p (-inf: a token the model rules out). `words`: a list, a tuple, a
         generator, any iterable of words. Each is read as the data is (`normalize`: data.normalize), so `é`
         decomposed scores as `é` does."""
+        import pandas as pd
+
         vocab = self.model.vocab
         given = listed_words(words)
         words = [self.checked(word) for word in given]
@@ -268,6 +279,8 @@ class Project:
     def score(self, words: Iterable[str], names: Iterable[str] | None = None) -> pd.DataFrame:
         """`Trained.score` of the words under each model of `names` (default: every model), one above the other,
         with the model's name in a first column. Both are any iterables: lists, tuples, generators."""
+        import pandas as pd
+
         words = listed_words(words)
         if isinstance(names, str) or names is not None and not (names := list(names)):
             raise MakemoreError(f"give a list of one or more model names, not {names!r}")
@@ -296,6 +309,8 @@ class Project:
         (the sha256 its evaluate stage recorded): a model not trained or evaluated yet, trained with other params
         than params.yaml's (edited since `dvc repro`), or another file than the one measured, has none, and its
         status says why and what to run."""
+        import pandas as pd
+
         rows = []
         for name, params in self.params.instances.items():
             status, nlls = self.evaluated(name)

@@ -10,8 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from makemore import MakemoreError
 from makemore.api import MAX_TOP, Project, project_root
 from makemore.artifacts import read_words
@@ -37,6 +35,8 @@ def score(args: argparse.Namespace) -> None:
         return rank_file(project, names, args.file)
     if not args.words:
         raise MakemoreError("give the words to score, or a file of them with --file FILE")
+    import pandas as pd  # only here: the other commands start without it
+
     scores = project.score(list(dict.fromkeys(args.words)), names)  # each distinct word once
     for word in args.words:
         rows = scores[scores["word"] == word]
