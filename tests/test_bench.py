@@ -12,7 +12,7 @@ from test_plots_page import pytestmark as needs_chromium  # the same browser, sk
 
 # The start of the last row of each script's table.
 LAST_ROWS = {
-    "bench.py": "| the lecture's experiment: a new `models.count.k`, then `dvc repro`",
+    "bench.py": "| of which the rest of DVC (its start, reading the files, hashing, locks) |",
     "throughput.py": "| transformer |",
     "race.py": "| pipeline: batch ",
     "scale.py": "| **end to end** |",
