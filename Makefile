@@ -14,7 +14,7 @@ repro: $(VENV)/.installed
 
 # Two workers for two cores (pytest-xdist); worksteal lets an idle worker take tests queued for the other
 # (tests/conftest.py orders them for it). --durations keeps the slowest in view: the suite should stay under
-# 5 minutes on 2 cores.
+# 4 minutes on 2 cores.
 test: $(VENV)/.installed-test
 	python -m pytest -n 2 --dist worksteal --durations=15
 
