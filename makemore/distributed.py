@@ -166,7 +166,7 @@ def launch(config: Cluster, name: str, module: str) -> None:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     # the launcher's logs and the processes' one-line reports, removed after the run (or by the next, after a kill)
-    with scratch_folder("launch") as scratch:
+    with scratch_folder("launch") as scratch, output_of_other_machines(config, scratch / "stderr"):
         errors = scratch / "errors"
         errors.mkdir()
         launch_config = LaunchConfig(
@@ -193,6 +193,26 @@ def launch(config: Cluster, name: str, module: str) -> None:
             raise MakemoreError(launcher_failure(config, name, e)) from None
         finally:
             del os.environ[ERRORS]
+
+
+@contextmanager
+def output_of_other_machines(config: Cluster, log: Path) -> Iterator[None]:
+    """On a machine other than node 0, what torch's launcher and the processes it starts write to stderr goes to
+    `log` instead: node 0 shows the training, and a failure is still one line, which the stage prints after the
+    run. Torch's own teardown may log there: its launchers' last barrier races node 0's exit, which hosts it."""
+    if config.nodes == 1 or os.environ.get(NODE_RANK) == "0":
+        yield
+        return
+    sys.stderr.flush()
+    shown = os.dup(2)
+    with open(log, "wb") as hidden:
+        os.dup2(hidden.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(shown, 2)
+        os.close(shown)
 
 
 def meeting(config: Cluster, name: str) -> dict[str, object]:
