@@ -181,6 +181,25 @@ def test_a_net_whose_val_nll_never_falls_writes_no_model(data):
         FAMILIES["rnn"].fit(tiny("rnn"), FitData(vocab, train, val, max_len=MAX_LEN))
 
 
+def test_patience_stops_once_val_stops_improving_and_keeps_the_best_weights(data):
+    # Every train word is "aab" and every val word "aaa": learning the first two characters helps val, and
+    # learning that b follows "aa" then hurts it, so val falls and rises again, whatever the net's details.
+    vocab, _, _ = data
+    train, val = Positions.of(vocab, ["aab"] * 60), Positions.of(vocab, ["aaa"] * 20)
+    patience, every, steps = 3, 5, 400
+    config = tiny("mlp", steps=steps, eval_every=every, patience=patience)
+    trained = FAMILIES["mlp"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN))
+    measured = [row["step"] for row in trained.curve]
+    best = min(trained.curve, key=lambda row: row["val"])
+    assert measured[-1] < steps and measured == list(range(0, measured[-1] + 1, every))
+    # it stops at the first row that makes `patience` rows in a row without a new best
+    assert [row["step"] for row in trained.curve if row["step"] > best["step"]] == [
+        best["step"] + every * (k + 1) for k in range(patience)
+    ]
+    assert trained.summary["best_step"] == best["step"] > 0
+    assert score(trained.model, val)["nll"] == pytest.approx(best["val"], abs=1e-6)
+
+
 def test_a_later_character_does_not_change_earlier_predictions(trained, data):
     trained, _ = trained
     vocab, _, _ = data
@@ -399,6 +418,7 @@ def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is
         ),
         ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
         ("transformer", {"device": "gpu"}, "device"),
+        ("gru", {"patience": 0}, "patience"),
         ("wavenet", {"context": 6}, "context = 6 is not a power of 2"),
     ],
 )

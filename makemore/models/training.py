@@ -1,6 +1,7 @@
 """How a net learns: minibatch AdamW with a linear warm-up and a cosine decay, seeded, on random batches of train
 words; every `eval_every` steps the exact val NLL (scoring.py's, the same as the count models') is measured and
-the best weights kept.
+the best weights kept. With `patience`, training stops once that many measurements in a row have not beaten the
+best: it trains as long as it pays, up to `steps`.
 
 Several processes may train one net (makemore/distributed.py): each draws the same batch and runs its share
 of the rows, their gradients averaged, so that the steps are those of one process with the whole batch.
@@ -46,6 +47,8 @@ class TrainingConfig(FamilyConfig):
     # AdamW's, on the weight matrices and embeddings (not biases and norms)
     weight_decay: float = Field(0.1, ge=0)
     eval_every: StrictInt = Field(100, ge=1)  # steps between exact val NLLs; the best weights are kept
+    # stop once this many val NLLs in a row have not beaten the best one (null: train all the steps)
+    patience: StrictInt | None = Field(None, ge=1)
     seed: Seed = 2147483647  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
     # data-parallel training, each process a share of every batch (makemore/distributed.py): processes on each
@@ -202,8 +205,8 @@ class Run:
         val: Positions,
         checkpoint: Checkpoint | None,
     ) -> None:
-        """Steps `self.step`..`config.steps`: a row of the curve every `eval_every` steps and at the last; a
-        checkpoint after each row's update."""
+        """Steps `self.step`..`config.steps`, or fewer once val stops improving for `patience` rows: a row of the
+        curve every `eval_every` steps and at the last; a checkpoint after each row's update."""
         device = next(self.net.parameters()).device
         started = time.perf_counter() - (self.seconds[-1] if self.seconds else 0.0)
         train_sum, train_tokens = 0.0, 0
@@ -223,7 +226,7 @@ class Run:
                     )
                 steps.show(row)
                 train_sum, train_tokens = 0.0, 0
-            if step == config.steps:
+            if step == config.steps or measured and self.stalled(config.patience):
                 break
             # backward and update
             self.update(loss, learning_rate(config, step))
@@ -269,6 +272,10 @@ class Run:
             weights = {name: tensor.detach().clone() for name, tensor in self.net.state_dict().items()}
             self.best = {"val": val_nll, "step": step, "weights": weights}
         return self.curve[-1]
+
+    def stalled(self, patience: int | None) -> bool:
+        """Whether the last `patience` val NLLs all failed to beat the best one: training no longer pays."""
+        return patience is not None and sum(row["step"] > self.best["step"] for row in self.curve) >= patience
 
     def update(self, loss: torch.Tensor, lr: float) -> None:
         for group in self.optimizer.param_groups:
