@@ -6,8 +6,9 @@ project = Project("path/to/project")   # after `dvc repro`, or `dvc pull` of a t
 project.leaderboard()                  # a DataFrame, one row per model, best val NLL first
 project.load("kneser_ney").sample(5, seed=7, temperature=0.5, top_k=10)
 project.score(["emma"])                # p of each character (and the end) under every model
-pandas is imported by the methods that return a DataFrame, not with this module: `makemore top` and `makemore sample`
-start without it.
+
+pandas is imported by the methods that return a DataFrame, not with this module: `makemore top` and `makemore
+sample` start without it.
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def length_distribution(samples: Sequence[str], train: Sequence[str]) -> str:
 
 
 def length_shares(words: Sequence[str]) -> dict[int, float]:
-    """Each length's share of `words`."""
+    """Each length's share of `words`, rounded as numpy rounds (as the table always was: its files keep their bytes)."""
     counts = Counter(map(len, words))
     return {length: float(np.round(count / len(words), 6)) for length, count in counts.items()}
 
