@@ -19,10 +19,14 @@ from makemore.artifacts import write_bytes
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor | str], codepoints: torch.Tensor) -> None:
     """Save `tensors` with the code points of the vocabulary they index, so no file is read against another one."""
-    # Serialised in memory first: the archive's inner names come from the file name, which would
-    # otherwise be the temporary one, and the bytes must not depend on it.
+    write_saved(path, {**tensors, "vocabulary": codepoints})
+
+
+def write_saved(path: str | Path, saved: dict) -> None:
+    """`torch.save` of `saved`, serialised in memory first: the archive's inner names come from the file name, which
+    would otherwise be the temporary one of the atomic write, and the bytes must not depend on it."""
     buffer = io.BytesIO()
-    torch.save({**tensors, "vocabulary": codepoints}, buffer)
+    torch.save(saved, buffer)
     write_bytes(path, buffer.getvalue())
 
 
@@ -83,9 +87,7 @@ class Checkpoint:
         return state
 
     def save(self, state: dict) -> None:
-        buffer = io.BytesIO()
-        torch.save(state | {"key": self.key}, buffer)
-        write_bytes(self.path, buffer.getvalue())
+        write_saved(self.path, state | {"key": self.key})
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
