@@ -200,6 +200,31 @@ def test_patience_stops_once_val_stops_improving_and_keeps_the_best_weights(data
     assert score(trained.model, val)["nll"] == pytest.approx(best["val"], abs=1e-6)
 
 
+def test_epochs_give_the_steps_of_that_many_passes_over_the_train_words(data):
+    vocab, train, val = data
+    words, epochs = 1200, 0.5  # the data fixture's train words
+    config = FAMILIES["mlp"].Config.model_validate(
+        {key: value for key, value in (TINY["mlp"] | TRAINING).items() if key != "steps"} | {"epochs": epochs}
+    )
+    trained = FAMILIES["mlp"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN))
+    assert trained.curve[-1]["step"] == math.ceil(epochs * words / TRAINING["batch_size"]) == 19
+    with pytest.raises(
+        MakemoreError, match=r"^epochs = 0.05 of 1,200 train words at batch_size = 32 is steps = 2: "
+    ):
+        FAMILIES["mlp"].fit(
+            config.model_copy(update={"epochs": 0.05}), FitData(vocab, train, val, max_len=MAX_LEN)
+        )
+
+
+def test_a_spent_budget_stops_at_the_next_val_measurement_and_keeps_the_best_weights(data):
+    vocab, train, val = data
+    # any machine takes longer than a nanosecond to reach the first measurement after step 0
+    trained = FAMILIES["mlp"].fit(tiny("mlp", budget=1e-9), FitData(vocab, train, val, max_len=MAX_LEN))
+    assert [row["step"] for row in trained.curve] == [0, TRAINING["eval_every"]]
+    best = min(trained.curve, key=lambda row: row["val"])
+    assert score(trained.model, val)["nll"] == pytest.approx(best["val"], abs=1e-6)
+
+
 def test_a_later_character_does_not_change_earlier_predictions(trained, data):
     trained, _ = trained
     vocab, _, _ = data
@@ -419,6 +444,8 @@ def test_training_is_deterministic_with_dropout_and_device_auto_without_a_gpu_is
         ("transformer", {"embedding": 18, "heads": 4}, "embedding = 18 is not a multiple of heads = 4"),
         ("transformer", {"device": "gpu"}, "device"),
         ("gru", {"patience": 0}, "patience"),
+        ("gru", {"epochs": 2}, "give steps = 60 or epochs = 2, not both"),
+        ("lstm", {"budget": 0}, "budget"),
         ("wavenet", {"context": 6}, "context = 6 is not a power of 2"),
     ],
 )

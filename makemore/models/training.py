@@ -40,6 +40,9 @@ class TrainingConfig(FamilyConfig):
     """The training params of every net; the defaults suit a list of names (tens of thousands of short words)."""
 
     steps: StrictInt = Field(800, ge=1, le=10_000_000)  # AdamW steps
+    # passes over the train words instead of steps: steps = epochs x train words / batch_size, rounded up, so that
+    # a larger word list gets more steps
+    epochs: float | None = Field(None, gt=0, le=1_000_000)
     batch_size: StrictInt = Field(256, ge=1, le=1 << 16)  # train words per step, drawn at random
     lr: float = Field(0.005, gt=0, le=10)  # the peak learning rate, reached after the warm-up
     warmup: StrictInt = Field(50, ge=0)  # steps of linear warm-up from 0 to lr
@@ -49,6 +52,9 @@ class TrainingConfig(FamilyConfig):
     eval_every: StrictInt = Field(100, ge=1)  # steps between exact val NLLs; the best weights are kept
     # stop once this many val NLLs in a row have not beaten the best one (null: train all the steps)
     patience: StrictInt | None = Field(None, ge=1)
+    # seconds of training after which it stops at the next val measurement (null: no limit); the model then
+    # depends on the machine's speed, so a rerun or another machine may stop at another step
+    budget: float | None = Field(None, gt=0, le=1e7)
     seed: Seed = 2147483647  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
     # data-parallel training, each process a share of every batch (makemore/distributed.py): processes on each
@@ -61,6 +67,10 @@ class TrainingConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def schedule_fits(self) -> "TrainingConfig":
+        if self.epochs is not None:
+            if "steps" in self.model_fields_set:
+                raise ValueError(f"give steps = {self.steps} or epochs = {self.epochs:g}, not both")
+            return self  # checked once the train split's words give the steps (steps_for)
         if self.warmup > self.steps:
             raise ValueError(f"warmup = {self.warmup} is more than steps = {self.steps}")
         if self.min_lr > self.lr:
@@ -77,6 +87,21 @@ class TrainingConfig(FamilyConfig):
                 f"steps = {self.steps}: at most {MAX_CURVE_POINTS + 1:,} (a bounded curve); raise eval_every"
             )
         return self
+
+
+def steps_for(config: TrainingConfig, words: int) -> TrainingConfig:
+    """The config with `steps` set from `epochs` passes over `words` train words (itself when steps are given)."""
+    if config.epochs is None:
+        return config
+    steps = math.ceil(config.epochs * words / config.batch_size)
+    resolved = config.model_copy(update={"steps": steps, "epochs": None})
+    try:
+        return resolved.schedule_fits()
+    except ValueError as error:
+        raise ParamError(
+            f"epochs = {config.epochs:g} of {words:,} train words at batch_size = {config.batch_size} is "
+            f"steps = {steps:,}: {error}"
+        ) from None
 
 
 def learning_rate(config: TrainingConfig, step: int) -> float:
@@ -99,6 +124,7 @@ def train(
     # the data, and where to train
     device = training_device(config.device)
     batches = Batches.of(data.train.whole())
+    config = steps_for(config, len(batches.starts))
     # the net, once its training is known to fit in memory
     check_memory(build_net, config, batches.width, device)
     torch.manual_seed(config.seed)
@@ -205,8 +231,8 @@ class Run:
         val: Positions,
         checkpoint: Checkpoint | None,
     ) -> None:
-        """Steps `self.step`..`config.steps`, or fewer once val stops improving for `patience` rows: a row of the
-        curve every `eval_every` steps and at the last; a checkpoint after each row's update."""
+        """Steps `self.step`..`config.steps`, or fewer (`ends`): a row of the curve every `eval_every` steps and at
+        the last; a checkpoint after each row's update."""
         device = next(self.net.parameters()).device
         started = time.perf_counter() - (self.seconds[-1] if self.seconds else 0.0)
         train_sum, train_tokens = 0.0, 0
@@ -226,7 +252,7 @@ class Run:
                     )
                 steps.show(row)
                 train_sum, train_tokens = 0.0, 0
-            if step == config.steps or measured and self.stalled(config.patience):
+            if self.ends(config, step, measured):
                 break
             # backward and update
             self.update(loss, learning_rate(config, step))
@@ -273,9 +299,23 @@ class Run:
             self.best = {"val": val_nll, "step": step, "weights": weights}
         return self.curve[-1]
 
+    def ends(self, config: TrainingConfig, step: int, measured: bool) -> bool:
+        """Whether training ends at `step`: the last one, or a measured one once val has stopped improving for
+        `patience` rows or the `budget` of seconds is spent (not before the first update)."""
+        if step == config.steps:
+            return True
+        return measured and (self.stalled(config.patience) or step > 0 and self.out_of_time(config.budget))
+
     def stalled(self, patience: int | None) -> bool:
         """Whether the last `patience` val NLLs all failed to beat the best one: training no longer pays."""
         return patience is not None and sum(row["step"] > self.best["step"] for row in self.curve) >= patience
+
+    def out_of_time(self, budget: float | None) -> bool:
+        """Whether the run has trained for `budget` seconds, in any of its processes, so that all stop together."""
+        if budget is None:
+            return False
+        over = torch.tensor(float(self.seconds[-1] >= budget))
+        return self.ranks.sum(over).item() > 0
 
     def update(self, loss: torch.Tensor, lr: float) -> None:
         for group in self.optimizer.param_groups:
