@@ -1,11 +1,17 @@
-"""The vocabulary of characters, and the encoding of words as indices."""
+"""The vocabulary of characters, and the encoding of words as indices.
+
+torch is imported where words are encoded, not here: the prepare stage, which only makes the vocabulary, starts
+without it (about a second).
+"""
+
+from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from makemore import MakemoreError
 from makemore.artifacts import write_json
@@ -14,6 +20,9 @@ BOUNDARY = 0  # index of the token that starts and ends every word
 SPLITS = ("train", "val", "test")
 CHUNK_WORDS = 1_000_000  # words encoded at once
 VOCAB_FILE = "data/prepared/vocab.json"  # the prepare stage's, read by every stage and command after it
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,6 @@ class Vocabulary:
 
     chars: tuple[str, ...]
     boundary: str = "."
-    codepoints: torch.Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.chars:
@@ -35,14 +43,20 @@ class Vocabulary:
             raise ValueError("chars must be distinct single characters in sorted order")
         if self.boundary in self.chars:
             raise ValueError(f"boundary {self.boundary!r} is also a data character")
-        object.__setattr__(self, "codepoints", torch.tensor([ord(c) for c in self.chars], dtype=torch.int32))
+
+    @cached_property
+    def codepoints(self) -> torch.Tensor:
+        """(V - 1,): the characters' code points, sorted as the characters are; model files hold it."""
+        import torch
+
+        return torch.tensor([ord(c) for c in self.chars], dtype=torch.int32)
 
     @classmethod
-    def from_words(cls, words: Sequence[str]) -> "Vocabulary":
+    def from_words(cls, words: Sequence[str]) -> Vocabulary:
         return cls.from_chars(set("".join(words)))
 
     @classmethod
-    def from_chars(cls, chars: Iterable[str]) -> "Vocabulary":
+    def from_chars(cls, chars: Iterable[str]) -> Vocabulary:
         chars = tuple(sorted(set(chars)))
         # "." as in the lecture; a longer label when "." is itself data, as no single character can equal it.
         return cls(chars, boundary="." if "." not in chars else "<.>")
@@ -55,13 +69,17 @@ class Vocabulary:
     def labels(self) -> list[str]:
         return [self.boundary, *self.chars]
 
-    def encode(self, words: Sequence[str], dtype: torch.dtype = torch.long) -> torch.Tensor:
+    def encode(self, words: Sequence[str], dtype: torch.dtype | None = None) -> torch.Tensor:
         """The indices of `.w1.w2. ... .wn.`: its consecutive pairs are exactly the bigrams of every word.
 
         Vectorised: the text is decoded to code points and looked up with a binary search in the sorted
         characters, instead of a Python lookup per character. It goes CHUNK_WORDS words at a time, so
-        the temporary copies stay small whatever the corpus, and only the result, in `dtype`, grows.
+        the temporary copies stay small whatever the corpus, and only the result, in `dtype` (long by default),
+        grows.
         """
+        import torch
+
+        dtype = torch.long if dtype is None else dtype
         starts = range(0, max(len(words), 1), CHUNK_WORDS)
         # each chunk starts with the boundary that ended the one before: keep it only in the first
         return torch.cat(
@@ -72,6 +90,8 @@ class Vocabulary:
         )
 
     def _encode_chunk(self, words: Sequence[str], dtype: torch.dtype) -> torch.Tensor:
+        import torch
+
         # "\n" marks the boundaries: lines never hold one
         text = "".join(f"\n{word}" for word in words) + "\n"
         codepoints = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
