@@ -214,6 +214,12 @@ def test_epochs_give_the_steps_of_that_many_passes_over_the_train_words(data):
         FAMILIES["mlp"].fit(
             config.model_copy(update={"epochs": 0.05}), FitData(vocab, train, val, max_len=MAX_LEN)
         )
+    with pytest.raises(
+        MakemoreError, match=r"^epochs = 1e\+06 of .* is steps = 37,500,000: more than 10,000,000$"
+    ):
+        FAMILIES["mlp"].fit(
+            config.model_copy(update={"epochs": 1e6}), FitData(vocab, train, val, max_len=MAX_LEN)
+        )
 
 
 def test_a_spent_budget_stops_at_the_next_val_measurement_and_keeps_the_best_weights(data):

@@ -35,11 +35,13 @@ from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY
 
+MAX_STEPS = 10_000_000  # steps of one run at most, given or from epochs
+
 
 class TrainingConfig(FamilyConfig):
     """The training params of every net; the defaults suit a list of names (tens of thousands of short words)."""
 
-    steps: StrictInt = Field(800, ge=1, le=10_000_000)  # AdamW steps
+    steps: StrictInt = Field(800, ge=1, le=MAX_STEPS)  # AdamW steps
     # passes over the train words instead of steps: steps = epochs x train words / batch_size, rounded up, so that
     # a larger word list gets more steps
     epochs: float | None = Field(None, gt=0, le=1_000_000)
@@ -96,6 +98,8 @@ def steps_for(config: TrainingConfig, words: int) -> TrainingConfig:
     steps = math.ceil(config.epochs * words / config.batch_size)
     resolved = config.model_copy(update={"steps": steps, "epochs": None})
     try:
+        if steps > MAX_STEPS:
+            raise ValueError(f"more than {MAX_STEPS:,}")
         return resolved.schedule_fits()
     except ValueError as error:
         raise ParamError(
