@@ -200,7 +200,7 @@ def test_patience_stops_once_val_stops_improving_and_keeps_the_best_weights(data
     assert score(trained.model, val)["nll"] == pytest.approx(best["val"], abs=1e-6)
 
 
-def test_epochs_give_the_steps_of_that_many_passes_over_the_train_words(data):
+def test_epochs_give_the_steps_of_that_many_passes_over_the_train_words(data, tmp_path):
     vocab, train, val = data
     words, epochs = 1200, 0.5  # the data fixture's train words
     config = FAMILIES["mlp"].Config.model_validate(
@@ -208,6 +208,8 @@ def test_epochs_give_the_steps_of_that_many_passes_over_the_train_words(data):
     )
     trained = FAMILIES["mlp"].fit(config, FitData(vocab, train, val, max_len=MAX_LEN))
     assert trained.curve[-1]["step"] == math.ceil(epochs * words / TRAINING["batch_size"]) == 19
+    save_model(tmp_path / "mlp.pt", trained.model, "mlp")  # its file reads back, with the epochs it was given
+    assert load_model(tmp_path / "mlp.pt", vocab, "mlp").config == config
     with pytest.raises(
         MakemoreError, match=r"^epochs = 0.05 of 1,200 train words at batch_size = 32 is steps = 2: "
     ):

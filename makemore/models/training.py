@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, StrictInt, model_serializer, model_validator
 from torch import nn
 
 from makemore import ParamError
@@ -66,6 +66,15 @@ class TrainingConfig(FamilyConfig):
     # seconds each machine waits for the others to join (nodes > 1); it leaves the net as it is, so the model file
     # does not hold it
     wait: StrictInt = Field(300, ge=1, le=86_400, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def without_unused_steps(self, dump: SerializerFunctionWrapHandler) -> dict:
+        """A config given epochs has no steps of its own: its dump (a model file's config) leaves the default out,
+        so that it reads back."""
+        dumped = dump(self)
+        if self.epochs is not None:
+            dumped.pop("steps")
+        return dumped
 
     @model_validator(mode="after")
     def schedule_fits(self) -> "TrainingConfig":
