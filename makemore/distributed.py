@@ -3,8 +3,8 @@
 
 The train stage starts them as torchrun does, with torch's elastic launcher: on this machine alone, or on
 several that meet at a rendezvous (MAKEMORE_MASTER, MAKEMORE_NODE_RANK). A process that torchrun itself
-started (`torchrun ... -m stages.train NAME`) trains as one of them. The gloo backend runs on CPUs, NCCL on
-GPUs. Rank 0 writes every output; a failed process fails the run, and its message is the stage's one line.
+started (`torchrun ... -m stages.train NAME`) trains as one of them. The gloo backend runs on CPUs; on GPUs,
+NCCL carries the GPU tensors and gloo the few CPU ones. Rank 0 writes every output; a failed process fails the run, and its message is the stage's one line.
 """
 
 import gc
@@ -134,7 +134,9 @@ def join(config: Cluster, name: str) -> None:
     check_processes(config, name, local_world)
     if on_gpus(config):
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        dist.init_process_group("nccl")
+        # NCCL for the GPU tensors (the gradients); gloo for the CPU ones that every rank sums or gathers (the val
+        # NLL, the budget's verdict, the random states of a checkpoint), which NCCL refuses
+        dist.init_process_group("cpu:gloo,cuda:nccl")
     else:  # the machine's cores shared out, unless OMP_NUM_THREADS says otherwise
         threads = int(os.environ.get("OMP_NUM_THREADS", 0)) or max(1, (os.cpu_count() or 1) // local_world)
         torch.set_num_threads(threads)
