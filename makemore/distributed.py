@@ -4,7 +4,8 @@
 The train stage starts them as torchrun does, with torch's elastic launcher: on this machine alone, or on
 several that meet at a rendezvous (MAKEMORE_MASTER, MAKEMORE_NODE_RANK). A process that torchrun itself
 started (`torchrun ... -m stages.train NAME`) trains as one of them. The gloo backend runs on CPUs; on GPUs,
-NCCL carries the GPU tensors and gloo the few CPU ones. Rank 0 writes every output; a failed process fails the run, and its message is the stage's one line.
+NCCL carries the GPU tensors and gloo the few CPU ones. Rank 0 writes every output; a failed process fails the
+run, and its message is the stage's one line.
 """
 
 import gc

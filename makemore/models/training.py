@@ -105,16 +105,16 @@ def steps_for(config: TrainingConfig, words: int) -> TrainingConfig:
     if config.epochs is None:
         return config
     steps = math.ceil(config.epochs * words / config.batch_size)
-    resolved = config.model_copy(update={"steps": steps, "epochs": None})
+    given = (
+        f"epochs = {config.epochs:g} of {words:,} train words at batch_size = {config.batch_size} is "
+        f"steps = {steps:,}"
+    )
+    if steps > MAX_STEPS:
+        raise ParamError(f"{given}: more than {MAX_STEPS:,}")
     try:
-        if steps > MAX_STEPS:
-            raise ValueError(f"more than {MAX_STEPS:,}")
-        return resolved.schedule_fits()
+        return config.model_copy(update={"steps": steps, "epochs": None}).schedule_fits()
     except ValueError as error:
-        raise ParamError(
-            f"epochs = {config.epochs:g} of {words:,} train words at batch_size = {config.batch_size} is "
-            f"steps = {steps:,}: {error}"
-        ) from None
+        raise ParamError(f"{given}: {error}") from None
 
 
 def learning_rate(config: TrainingConfig, step: int) -> float:
