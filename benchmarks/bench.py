@@ -23,9 +23,9 @@ from ruamel.yaml import YAML
 
 from makemore.artifacts import read_words
 from makemore.bigram import count_bigrams
-from makemore.contexts import Positions
 from makemore.evaluate import score
-from makemore.interface import FitData
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.models.onelayer import data_loss, maximum_likelihood_nll
 from makemore.params import load_params

@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from makemore.artifacts import read_words
-from makemore.contexts import Positions
-from makemore.interface import FitData
 from makemore.models import instance_config
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
+from makemore.models.scoring import total_log_likelihood
 from makemore.models.transformer import Transformer, TransformerNet
 from makemore.params import load_params
-from makemore.scoring import total_log_likelihood
 from makemore.splits import split_words
 from makemore.vocab import Vocabulary
 

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from makemore.artifacts import read_words
-from makemore.contexts import IGNORED, Positions
 from makemore.models import FAMILIES, instance_config
+from makemore.models.contexts import IGNORED, Positions
 from makemore.models.network import Network
 from makemore.models.training import Batches, parameter_groups
 from makemore.params import load_params

@@ -26,8 +26,8 @@ import torch
 
 from makemore import MakemoreError
 from makemore.artifacts import control_character, file_sha256, normalized, read_words
-from makemore.contexts import Positions
 from makemore.models import Model
+from makemore.models.contexts import Positions
 from makemore.models.files import load_instance, load_model_file, model_file
 from makemore.params import MAX_LENGTH, PARAMS_FILE, Constraints, Params, Sample, load_params, validated
 from makemore.sampling import Accepted, generate

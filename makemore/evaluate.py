@@ -5,9 +5,9 @@ import math
 
 import torch
 
-from makemore.contexts import Split
-from makemore.interface import Model
-from makemore.scoring import split_log_likelihood
+from makemore.models.contexts import Split
+from makemore.models.interface import Model
+from makemore.models.scoring import split_log_likelihood
 
 
 def score(model: Model, split: Split) -> dict[str, float | int | str]:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from makemore import MakemoreError
-from makemore.interface import Model
+from makemore.models.interface import Model
 from makemore.vocab import BOUNDARY
 
 # words drawn side by side; a fixed number, so the first words of a seed are the same for any num

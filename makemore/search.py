@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from makemore import MakemoreError
-from makemore.interface import Model
+from makemore.models.interface import Model
 from makemore.vocab import BOUNDARY
 
 EXPANDED_AT_ONCE = 512  # prefixes given to the model in one call

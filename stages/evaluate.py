@@ -9,11 +9,11 @@ from pathlib import Path
 
 from makemore.artifacts import file_sha256, instance_argument, run_stage, write_json
 from makemore.compare import write_word_scores
-from makemore.contexts import SplitFile
 from makemore.evaluate import score
+from makemore.models.contexts import SplitFile
 from makemore.models.files import load_instance, model_file
+from makemore.models.scoring import word_log_likelihoods
 from makemore.params import load_params
-from makemore.scoring import word_log_likelihoods
 from makemore.vocab import SPLITS, load_vocab
 
 

@@ -15,9 +15,9 @@ from makemore.artifacts import (
     write_words,
 )
 from makemore.models.files import load_instance, model_file
+from makemore.models.steps import progress
 from makemore.params import load_params
 from makemore.sampling import generate, length_distribution, novelty
-from makemore.steps import progress
 from makemore.vocab import load_vocab
 
 

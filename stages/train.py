@@ -2,7 +2,7 @@
 
 python -m stages.train NAME      (NAME: a model under `models:` in params.yaml, or a mixture under `mixtures:`)
 
-An instance with `processes` or `nodes` above 1 is trained by that many processes (makemore/distributed.py),
+An instance with `processes` or `nodes` above 1 is trained by that many processes (makemore/models/distributed.py),
 started here; rank 0 writes the outputs.
 """
 
@@ -15,15 +15,15 @@ from dvclive import Live
 import makemore
 from makemore import MakemoreError, ParamError
 from makemore.artifacts import instance_argument, run_stage, write_json
-from makemore.contexts import SplitFile
-from makemore.distributed import is_worker, launch, process_group, processes_in_run
-from makemore.interface import FamilyConfig, FitData
 from makemore.models import FAMILIES, instance_config
+from makemore.models.contexts import SplitFile
+from makemore.models.distributed import is_worker, launch, process_group, processes_in_run
 from makemore.models.files import load_instance, model_file, save_model
+from makemore.models.interface import FamilyConfig, FitData
 from makemore.models.mixture import MixtureConfig
+from makemore.models.steps import training_device
 from makemore.models.training import TrainingConfig
 from makemore.params import Params, load_params
-from makemore.steps import training_device
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import load_vocab
 

@@ -10,11 +10,11 @@ from helpers import default_words
 from makemore import MakemoreError
 from makemore.api import Trained
 from makemore.compare import compare_models, read_word_scores, write_word_scores
-from makemore.contexts import Positions
-from makemore.interface import FitData
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
+from makemore.models.scoring import total_log_likelihood, word_log_likelihoods
 from makemore.params import Compare
-from makemore.scoring import total_log_likelihood, word_log_likelihoods
 from makemore.vocab import Vocabulary
 
 

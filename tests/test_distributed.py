@@ -16,7 +16,7 @@ import torch
 from helpers import ROOT, default_words, set_params, stage_in_process
 
 from makemore.artifacts import scratch_root, write_text
-from makemore.contexts import Positions
+from makemore.models.contexts import Positions
 from makemore.vocab import Vocabulary
 
 TINY = {

@@ -22,11 +22,11 @@ from helpers import BIN, Project, additive_nll, call, commit_all, curve_files, k
 
 from makemore import cli, tune
 from makemore.api import Project as ApiProject
-from makemore.contexts import SplitFile
 from makemore.evaluate import bigram_table
-from makemore.interface import FitData
 from makemore.models import FAMILIES, instance_config
+from makemore.models.contexts import SplitFile
 from makemore.models.files import load_model, save_model
+from makemore.models.interface import FitData
 from makemore.params import load_params
 from makemore.tune import DEFAULT_SWEEPS
 from makemore.vocab import load_vocab

@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from makemore.contexts import Positions
-from makemore.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.contexts import Positions
+from makemore.models.interface import FamilyConfig, FitData, Model, Training
 from makemore.vocab import Vocabulary
 
 

@@ -11,12 +11,12 @@ from helpers import Project, assert_every_constraint_holds, call, default_words,
 
 from makemore import cli
 from makemore.api import Trained
-from makemore.contexts import Positions
-from makemore.interface import FitData
 from makemore.models import FAMILIES
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
 from makemore.models.mixture import Mixture, MixtureConfig
 from makemore.models.ngram import NGramConfig
-from makemore.scoring import word_log_likelihoods
+from makemore.models.scoring import word_log_likelihoods
 from makemore.vocab import Vocabulary
 
 TINY = ["ab", "ba", "aab", "b", "abba", "a", "bab", "bb", "aba"]

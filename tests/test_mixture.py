@@ -8,11 +8,11 @@ import torch
 from helpers import ROOT, default_words, set_params, stage_in_process
 
 from makemore import MakemoreError
-from makemore.contexts import Positions
 from makemore.evaluate import score
-from makemore.interface import FitData
 from makemore.models import FAMILIES, instance_config
+from makemore.models.contexts import Positions
 from makemore.models.files import load_model, save_model
+from makemore.models.interface import FitData
 from makemore.models.mixture import Mixture, MixtureConfig, em_weights
 from makemore.models.ngram import NGramConfig
 from makemore.params import load_params

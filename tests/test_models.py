@@ -7,11 +7,11 @@ from helpers import ROOT, additive_nll, default_words
 from kneser_ney_reference import B, KneserNey
 
 from makemore import artifacts
-from makemore.contexts import Positions, SplitFile
 from makemore.evaluate import score
-from makemore.interface import FitData
 from makemore.models import FAMILIES
+from makemore.models.contexts import Positions, SplitFile
 from makemore.models.files import load_model, save_model
+from makemore.models.interface import FitData
 from makemore.models.ngram import NGramConfig
 from makemore.models.onelayer import OneLayerConfig, data_loss
 from makemore.sampling import generate

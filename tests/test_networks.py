@@ -24,15 +24,15 @@ from helpers import (
 from makemore import MakemoreError
 from makemore.api import Trained
 from makemore.artifacts import write_text
-from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.evaluate import score
-from makemore.interface import FitData
 from makemore.models import FAMILIES
+from makemore.models.contexts import EVAL_TOKENS, IGNORED, Positions, length_chunks
 from makemore.models.files import load_model, save_model
+from makemore.models.interface import FitData
+from makemore.models.scoring import total_log_likelihood
+from makemore.models.steps import FORECAST_AFTER, Forecast
 from makemore.models.training import Batches
 from makemore.sampling import generate
-from makemore.scoring import total_log_likelihood
-from makemore.steps import FORECAST_AFTER, Forecast
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY, Vocabulary
 

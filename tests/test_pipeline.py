@@ -258,5 +258,6 @@ def test_committed_lock_is_what_the_default_data_and_code_give(project):
 
     assert lock(project) == lock(Project(ROOT))
     # and nothing else: DVC keeps the entry of a stage deleted from dvc.yaml until it is removed by hand
-    stages = project.dvc("stage", "list", "--name-only").stdout.split()
-    assert sorted(Project(ROOT).lock_without_times()) == sorted(stages)
+    committed = Project(ROOT)
+    stages = committed.dvc("stage", "list", "--name-only").stdout.split()
+    assert sorted(committed.lock_without_times()) == sorted(stages)

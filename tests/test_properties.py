@@ -6,9 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makemore.contexts import Positions
 from makemore.evaluate import score
-from makemore.interface import FitData
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
 from makemore.models.ngram import MAX_ORDER, NGram, NGramConfig
 from makemore.vocab import Vocabulary
 

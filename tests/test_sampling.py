@@ -5,8 +5,8 @@ from collections import Counter
 import pytest
 import torch
 
-from makemore.contexts import Positions
-from makemore.interface import FitData
+from makemore.models.contexts import Positions
+from makemore.models.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.sampling import BATCH_WORDS, generate, length_distribution, novelty, sampling_weights
 from makemore.vocab import Vocabulary

@@ -8,7 +8,7 @@ from helpers import default_words
 
 from makemore import MakemoreError
 from makemore.bigram import count_bigrams, row_normalised
-from makemore.contexts import ContextIndex, Positions, distinct_contexts, numbered
+from makemore.models.contexts import ContextIndex, Positions, distinct_contexts, numbered
 from makemore.splits import split_words
 from makemore.vocab import Vocabulary
 

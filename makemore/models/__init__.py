@@ -1,4 +1,4 @@
-"""The model families, each a module here behind the interface of `makemore.interface.Model`, and the registry of
+"""The model families, each a module here behind the interface of `makemore.models.interface.Model`, and the registry of
 their names; their files are makemore/models/files.py's.
 
 Adding a family: write its module (a `Model` subclass with its `Config`), add it to FAMILIES, and give
@@ -9,8 +9,8 @@ an instance of it in params.yaml under `models:`. The mixture family is the one 
 from pathlib import Path
 
 from makemore import MakemoreError
-from makemore.interface import FamilyConfig, Model
 from makemore.models.bow import BoW
+from makemore.models.interface import FamilyConfig, Model
 from makemore.models.mixture import Mixture, MixtureConfig
 from makemore.models.mlp import MLP
 from makemore.models.ngram import NGram

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from makemore import MakemoreError
-from makemore.interface import FamilyConfig, Model
 from makemore.models import FAMILIES, instance_config
+from makemore.models.interface import FamilyConfig, Model
 from makemore.models.mixture import Mixture
 from makemore.params import PARAMS_FILE, Params, load_params
 from makemore.tensorfiles import load_tensors, save_tensors

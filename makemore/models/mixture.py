@@ -13,9 +13,9 @@ from typing import Literal
 import torch
 from pydantic import Field, StrictInt, field_validator
 
-from makemore.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.scoring import position_log_likelihoods
 from makemore.params import InstanceName
-from makemore.scoring import position_log_likelihoods
 from makemore.vocab import Vocabulary
 
 SETTLED = 1e-9  # nats: EM stops once a step lowers the val NLL by less

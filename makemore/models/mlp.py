@@ -7,7 +7,7 @@ import torch
 from pydantic import Field, StrictInt
 from torch import nn
 
-from makemore.contexts import windows
+from makemore.models.contexts import windows
 from makemore.models.network import Net, NetworkConfig, Windowed, near_uniform
 
 

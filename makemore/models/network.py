@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from makemore import MakemoreError
-from makemore.contexts import IGNORED, from_word_start, length_chunks
-from makemore.interface import FitData, Model, Training
+from makemore.models.contexts import IGNORED, from_word_start, length_chunks
+from makemore.models.interface import FitData, Model, Training
 from makemore.models.training import TrainingConfig, train
 from makemore.vocab import BOUNDARY, Vocabulary
 

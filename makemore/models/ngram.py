@@ -25,10 +25,10 @@ import torch
 from pydantic import Field, StrictInt, model_validator
 
 from makemore import ParamError
-from makemore.contexts import ContextIndex, combined, numbered
-from makemore.counting import NGramCounts
-from makemore.interface import FamilyConfig, FitData, Model, Training
-from makemore.scoring import split_log_likelihood
+from makemore.models.contexts import ContextIndex, combined, numbered
+from makemore.models.counting import NGramCounts
+from makemore.models.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.scoring import split_log_likelihood
 from makemore.vocab import Vocabulary
 
 MAX_ORDER = 10

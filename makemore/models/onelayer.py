@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from pydantic import Field, StrictInt
 
 from makemore import ParamError
-from makemore.contexts import ContextIndex, Positions, combined
-from makemore.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.contexts import ContextIndex, Positions, combined
+from makemore.models.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.ngram import MAX_ORDER
+from makemore.models.steps import Steps, recorded
 from makemore.params import Seed
-from makemore.steps import Steps, recorded
 from makemore.vocab import Vocabulary
 
 MAX_WEIGHTS = 1 << 27  # entries of W (512 MB of float32) beyond which fitting is refused

@@ -3,7 +3,7 @@ words; every `eval_every` steps the exact val NLL (scoring.py's, the same as the
 the best weights kept. With `patience`, training stops once that many measurements in a row have not beaten the
 best: it trains as long as it pays, up to `steps`.
 
-Several processes may train one net (makemore/distributed.py): each draws the same batch and runs its share
+Several processes may train one net (makemore/models/distributed.py): each draws the same batch and runs its share
 of the rows, their gradients averaged, so that the steps are those of one process with the whole batch.
 
 No compute goes to padding. A batch is packed: rows of whole train words one after another, each token
@@ -26,12 +26,12 @@ from pydantic import Field, SerializerFunctionWrapHandler, StrictInt, model_seri
 from torch import nn
 
 from makemore import ParamError
-from makemore.contexts import EVAL_TOKENS, IGNORED, Positions, padded_words
-from makemore.distributed import Ranks, ranks
-from makemore.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.contexts import EVAL_TOKENS, IGNORED, Positions, padded_words
+from makemore.models.distributed import Ranks, ranks
+from makemore.models.interface import FamilyConfig, FitData, Model, Training
+from makemore.models.scoring import total_log_likelihood
+from makemore.models.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr, training_device
 from makemore.params import Seed
-from makemore.scoring import total_log_likelihood
-from makemore.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr, training_device
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY
 
@@ -59,7 +59,7 @@ class TrainingConfig(FamilyConfig):
     budget: float | None = Field(None, gt=0, le=1e7)
     seed: Seed = 2147483647  # initial weights, batches and dropout
     device: Literal["cpu", "auto"] = "cpu"  # auto: a GPU when there is one (results differ from the CPU's)
-    # data-parallel training, each process a share of every batch (makemore/distributed.py): processes on each
+    # data-parallel training, each process a share of every batch (makemore/models/distributed.py): processes on each
     # machine (auto: one per GPU), and machines
     processes: Annotated[StrictInt, Field(ge=1, le=1024)] | Literal["auto"] = 1
     nodes: StrictInt = Field(1, ge=1, le=1024)

@@ -9,7 +9,7 @@ import torch
 from pydantic import Field, StrictInt, model_validator
 from torch import nn
 
-from makemore.contexts import windows
+from makemore.models.contexts import windows
 from makemore.models.network import Net, NetworkConfig, Windowed, near_uniform
 
 

@@ -5,8 +5,8 @@ import math
 
 import torch
 
-from makemore.contexts import Positions, Split, combined, distinct_contexts, numbered
-from makemore.interface import Model
+from makemore.models.contexts import Positions, Split, combined, distinct_contexts, numbered
+from makemore.models.interface import Model
 
 # (contexts x V) log-probabilities, or (contexts x context length) tokens, held at once
 CHUNK_ENTRIES = 1 << 22

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from makemore.artifacts import scratch_database
-from makemore.contexts import ContextIndex, Positions, Split, combined, numbered
+from makemore.models.contexts import ContextIndex, Positions, Split, combined, numbered
 
 
 @dataclass(frozen=True)

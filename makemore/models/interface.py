@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from makemore.contexts import Split
+from makemore.models.contexts import Split
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import Vocabulary
 
