@@ -67,7 +67,8 @@ def train_instance(name: str, config: FamilyConfig, writes: bool) -> None:
             config, FitData(vocab, train, val, max_len, checkpoint, trained)
         )
     except ParamError as e:  # its message starts with the param it blames; prefix the instance's name
-        raise MakemoreError(f"models.{name}.{e}") from None
+        section = "mixtures" if isinstance(config, MixtureConfig) else "models"
+        raise MakemoreError(f"{section}.{name}.{e}") from None
     seconds = training.seconds[-1] if training.seconds else time.perf_counter() - started
     if not writes:
         return

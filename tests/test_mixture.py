@@ -1,4 +1,5 @@
-"""The mixture family: a weighted sum of trained models' next-token distributions, its weights fitted by EM on val."""
+"""The mixture family: a weighted sum (or a weighted product) of trained models' next-token distributions, its weights
+fitted on val."""
 
 import json
 import shutil
@@ -7,13 +8,13 @@ import pytest
 import torch
 from helpers import ROOT, default_words, set_params, stage_in_process
 
-from makemore import MakemoreError
+from makemore import MakemoreError, ParamError
 from makemore.evaluate import score
 from makemore.models import FAMILIES, instance_config
 from makemore.models.contexts import Positions
 from makemore.models.files import load_model, save_model
 from makemore.models.interface import FitData
-from makemore.models.mixture import Mixture, MixtureConfig, em_weights
+from makemore.models.mixture import Mixture, MixtureConfig, em_weights, log_linear_weights
 from makemore.models.ngram import NGramConfig
 from makemore.params import load_params
 from makemore.sampling import generate
@@ -99,6 +100,75 @@ def test_em_leaves_out_a_position_no_model_can_give():
     assert nlls[-1] == pytest.approx(-torch.tensor([0.5 * (torch.e**-1 + torch.e**-2)]).log().item())
 
 
+def test_a_log_linear_mixture_is_the_normalised_weighted_product_of_its_models_and_round_trips(
+    fitted, tmp_path
+):
+    vocab, trained, _, val, test = fitted
+    config = MixtureConfig(family="mixture", of=list(trained), combine="log_linear")
+    training = Mixture.fit(config, FitData(vocab, val, val, MAX_LEN, trained=trained))
+    mixture, (bigram, fourgram) = training.model, trained.values()
+    weights = mixture.weights
+    contexts = test.contexts(3, torch.arange(len(test)))
+    product = (
+        bigram.log_probs(contexts[:, 2:]).double().exp() ** weights[0]
+        * fourgram.log_probs(contexts).double().exp() ** weights[1]
+    )
+    expected = product / product.sum(1, keepdim=True)
+    assert torch.allclose(mixture.log_probs(contexts).double().exp(), expected, atol=1e-6)
+    of_targets = mixture.log_probs_of(contexts, test.targets).double().exp()
+    assert torch.allclose(of_targets, expected[torch.arange(len(test)), test.targets], atol=1e-6)
+    # the fit's last NLL is the val NLL of the model it gives, and both beat each model and the linear mixture
+    curve = [row["val"] for row in training.curve]
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(curve, curve[1:]))
+    assert curve[-1] == pytest.approx(score(mixture, val)["nll"], abs=1e-6)
+    assert curve[-1] < min(score(model, val)["nll"] for model in trained.values())
+
+    save_model(tmp_path / "mixture.pt", mixture, "mixture")
+    loaded = load_model(tmp_path / "mixture.pt", vocab, "mixture")
+    assert torch.equal(loaded.weights, weights)
+    assert torch.equal(loaded.log_probs(contexts), mixture.log_probs(contexts))
+    words = [vocab.decode(ids) for ids in generate(loaded, 20, seed=1, max_len=20)]
+    assert len(words) == 20
+
+
+def test_log_linear_weights_are_those_of_the_lowest_nll_a_grid_search_finds():
+    generator = torch.Generator().manual_seed(0)
+    # two models' distributions over 4 tokens at 300 positions, and tokens drawn from a third
+    log_p = (torch.randn(2, 300, 4, generator=generator, dtype=torch.float64) * 2).log_softmax(2)
+    truth = (0.7 * log_p[0] + 0.4 * log_p[1]).softmax(1)
+    targets = torch.multinomial(truth, 1, generator=generator).squeeze(1)
+    weights, nlls = log_linear_weights(log_p, targets, iterations=100)
+    # the NLL of every pair of weights on a grid of step 0.01, each distribution normalised by hand
+    grid = torch.linspace(-0.5, 1.5, 201, dtype=torch.float64)
+    first, second = torch.meshgrid(grid, grid, indexing="ij")
+    scores = first.reshape(-1, 1, 1) * log_p[0] + second.reshape(-1, 1, 1) * log_p[1]  # (G, N, V)
+    chosen = scores[:, torch.arange(300), targets]
+    nll_of = (scores.exp().sum(2).log() - chosen).mean(1)
+    best = nll_of.argmin()
+    assert weights.tolist() == pytest.approx(
+        [first.flatten()[best].item(), second.flatten()[best].item()], abs=0.01
+    )
+    assert nll_of[best].item() - 1e-4 < nlls[-1] <= nll_of[best].item() + 1e-12
+    equal = (0.5 * log_p[0] + 0.5 * log_p[1]).log_softmax(1)[torch.arange(300), targets]
+    assert nlls[0] == pytest.approx(-equal.mean().item(), abs=1e-12)  # from equal weights
+
+
+def test_a_log_linear_mixture_refuses_a_model_that_gives_probability_0(fitted):
+    vocab, trained, _, val, _ = fitted
+    maximum_likelihood = NGramConfig(family="ngram", order=2, smoothing="additive", k=0.0)
+    trained = {
+        "ml": FAMILIES["ngram"].fit(maximum_likelihood, FitData(vocab, val, val, MAX_LEN)).model,
+        "fourgram": trained["fourgram"],
+    }
+    config = MixtureConfig(family="mixture", of=list(trained), combine="log_linear")
+    with pytest.raises(ParamError) as error:
+        Mixture.fit(config, FitData(vocab, val, val, MAX_LEN, trained=trained))
+    assert str(error.value) == (
+        "combine = log_linear: ml gives some tokens probability 0 after val's contexts, which no weight of a "
+        "product can make up for: mix it linearly"
+    )
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [
@@ -117,8 +187,12 @@ def test_em_leaves_out_a_position_no_model_can_give():
             "mixtures.mixture.iterations = 0 is invalid: input should be greater than or equal to 1",
         ),
         (
+            {"of": ["count", "nn"], "combine": "geometric"},
+            "mixtures.mixture.combine = 'geometric' is invalid: input should be 'linear' or 'log_linear'",
+        ),
+        (
             {"of": ["count", "nn"], "weights": [0.5, 0.5]},
-            "unknown key 'mixtures.mixture.weights' (known keys: of, iterations)",
+            "unknown key 'mixtures.mixture.weights' (known keys: of, combine, iterations)",
         ),
     ],
 )

@@ -1,10 +1,14 @@
-"""A mixture of trained models, token by token: p(w | h) = sum over k of weight_k * p_k(w | h).
+"""A mixture of trained models, token by token, in one of two ways (`combine`):
 
-The models are the instances that `of` names, as their train stages fitted them; the weights are fitted on val by
-expectation-maximisation, as SRILM's compute-best-mix does: each step gives each model the mean, over the val tokens,
-of its share of the mixture's probability of the token. Each step lowers the val NLL, and the NLL is convex in the
-weights, so EM finds the best weights. Val is the mixture's tuning set, as it is for every param here; test is not
-looked at.
+- linear: p(w | h) = sum over k of weight_k * p_k(w | h). The weights are fitted on val by expectation-maximisation,
+  as SRILM's compute-best-mix does: each step gives each model the mean, over the val tokens, of its share of the
+  mixture's probability of the token.
+- log_linear: p(w | h) proportional to the product over k of p_k(w | h) ** weight_k, normalised over the tokens
+  (a product of experts: a token is likely where every model finds it likely). The weights, any real numbers,
+  are fitted on val by L-BFGS.
+
+Either way the val NLL is convex in the weights, so the fit finds the best ones. Val is the mixture's tuning set,
+as it is for every param here; test is not looked at.
 """
 
 import json
@@ -13,20 +17,23 @@ from typing import Literal
 import torch
 from pydantic import Field, StrictInt, field_validator
 
+from makemore import ParamError
 from makemore.models.interface import FamilyConfig, FitData, Model, Training
-from makemore.models.scoring import position_log_likelihoods
+from makemore.models.scoring import position_log_likelihoods, position_log_probs
 from makemore.params import InstanceName
 from makemore.vocab import Vocabulary
 
-SETTLED = 1e-9  # nats: EM stops once a step lowers the val NLL by less
+SETTLED = 1e-9  # nats: the fit stops once a step lowers the val NLL by less
 
 
 class MixtureConfig(FamilyConfig):
     family: Literal["mixture"]
     of: list[InstanceName] = Field(min_length=2)  # the instances of `models:` mixed
+    # linear: the weighted sum of the models' probabilities (EM); log_linear: their weighted product (L-BFGS)
+    combine: Literal["linear", "log_linear"] = "linear"
     iterations: StrictInt = Field(
         100, ge=1, le=10_000
-    )  # EM steps at most (fewer once a step gains under 1e-9)
+    )  # steps of the fit at most (fewer once a step gains under 1e-9)
 
     @field_validator("of")
     @classmethod
@@ -58,8 +65,19 @@ class Mixture(Model):
     @classmethod
     def fit(cls, config: MixtureConfig, data: FitData) -> Training:
         components = [data.trained[name] for name in config.of]
-        val = [position_log_likelihoods(component, data.val.whole()) for component in components]
-        weights, nlls = em_weights(torch.stack(val), config.iterations)
+        val = data.val.whole()
+        if config.combine == "linear":
+            log_p = torch.stack([position_log_likelihoods(component, val) for component in components])
+            weights, nlls = em_weights(log_p, config.iterations)
+        else:
+            log_p = torch.stack([position_log_probs(component, val) for component in components])
+            for name, each in zip(config.of, log_p):
+                if each.isneginf().any():
+                    raise ParamError(
+                        f"combine = log_linear: {name} gives some tokens probability 0 after val's contexts, which "
+                        f"no weight of a product can make up for: mix it linearly"
+                    )
+            weights, nlls = log_linear_weights(log_p, val.targets.long(), config.iterations)
         return Training(
             cls(config, data.vocab, components, weights),
             curve=[{"step": step, "val": nll} for step, nll in enumerate(nlls)],
@@ -76,6 +94,8 @@ class Mixture(Model):
         return self.mixed(each).float()
 
     def log_probs_of(self, contexts: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        if self.config.combine == "log_linear":  # normalised over every token: the whole distributions
+            return super().log_probs_of(contexts, tokens)
         each = [
             model.log_probs_of(self.read_by(model, contexts), tokens).double() for model in self.components
         ]
@@ -86,7 +106,10 @@ class Mixture(Model):
         return contexts[:, self.context_length - model.context_length :]
 
     def mixed(self, log_p: torch.Tensor) -> torch.Tensor:
-        """(K, ...) each model's log p -> (...) the mixture's: log sum_k weight_k p_k."""
+        """(K, ...) each model's log p -> (...) the mixture's: log sum_k weight_k p_k, or for log_linear, from
+        (K, B, V) the whole distributions, log of the normalised prod_k p_k ** weight_k."""
+        if self.config.combine == "log_linear":
+            return log_linear(self.weights, log_p).log_softmax(-1)
         return (self.weights.log().view(-1, *[1] * (log_p.dim() - 1)) + log_p).logsumexp(0)
 
     def tensors(self) -> dict[str, torch.Tensor | str]:
@@ -103,11 +126,12 @@ class Mixture(Model):
         from makemore.models import FAMILIES  # the registry holds this family: imported once it is built
 
         weights = tensors["weights"]
+        linear = config.combine == "linear"
         if not (
             weights.dtype == torch.float64
             and weights.shape == (len(config.of),)
-            and (weights >= 0).all()
-            and abs(weights.sum().item() - 1) < 1e-9
+            and weights.isfinite().all()
+            and (not linear or ((weights >= 0).all() and abs(weights.sum().item() - 1) < 1e-9))
         ):
             raise ValueError("mixture weights")
         components = []
@@ -139,3 +163,42 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
     else:
         nlls.append(-(weights.log().unsqueeze(1) + log_p).logsumexp(0).mean().item())
     return weights, nlls
+
+
+def log_linear(weights: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+    """(K,) weights and (K, ..., V) each model's log p -> (..., V) sum_k weight_k log p_k, not yet normalised."""
+    return torch.tensordot(weights, log_p, dims=1)
+
+
+def log_linear_weights(
+    log_p: torch.Tensor, targets: torch.Tensor, iterations: int
+) -> tuple[torch.Tensor, list[float]]:
+    """(K, N, V) float64 log p of every token by each of K models at N val positions, and (N,) the tokens there ->
+    the weights of the log-linear mixture of highest likelihood, found by L-BFGS from equal weights 1/K (the
+    geometric mean), and the mixture's NLL per token before each step and after the last."""
+    chosen = log_p.gather(2, targets.view(1, -1, 1).expand(len(log_p), -1, 1)).squeeze(2)  # (K, N)
+
+    def nll(weights: torch.Tensor) -> torch.Tensor:
+        return (log_linear(weights, log_p).logsumexp(1) - weights @ chosen).mean()
+
+    weights = torch.full((len(log_p),), 1 / len(log_p), dtype=torch.float64, requires_grad=True)
+    # one iteration a step, so that each step is a row of the curve; its line search may take up to 25 evaluations
+    optimizer = torch.optim.LBFGS([weights], max_iter=1, max_eval=25, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = nll(weights)
+        loss.backward()
+        return loss
+
+    nlls = []
+    for _ in range(iterations):
+        with torch.no_grad():
+            nlls.append(nll(weights).item())
+        if len(nlls) > 1 and nlls[-2] - nlls[-1] < SETTLED:
+            break
+        optimizer.step(closure)
+    else:
+        with torch.no_grad():
+            nlls.append(nll(weights).item())
+    return weights.detach(), nlls

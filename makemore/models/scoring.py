@@ -24,6 +24,23 @@ def position_log_likelihoods(model: Model, positions: Positions) -> torch.Tensor
     return log_p[pair_of_position.long()]
 
 
+def position_log_probs(model: Model, positions: Positions) -> torch.Tensor:
+    """(N, V) float64: log p(every token | context) at each position, each distinct context given to the model once
+    (in the order the words first reach it, as pair_log_likelihoods does)."""
+    size = model.vocab.size
+    contexts, context_ids = distinct_contexts(positions, model.context_length, size)
+    first = torch.full((contexts,), len(positions)).scatter_reduce(
+        0, context_ids.long(), torch.arange(len(positions)), "amin"
+    )
+    in_text_order = first.argsort(stable=True)
+    chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
+    log_p = torch.empty(contexts, size, dtype=torch.float64)
+    for start in range(0, contexts, chunk):
+        taken = in_text_order[start : start + chunk]
+        log_p[taken] = model.log_probs(positions.contexts(model.context_length, first[taken])).double()
+    return log_p[context_ids.long()]
+
+
 def word_log_likelihoods(model: Model, positions: Positions) -> tuple[torch.Tensor, torch.Tensor]:
     """(W,) float64: the log-likelihood of each word (the sum of log p over its characters and its end), and (W,)
     how many tokens it predicts."""
