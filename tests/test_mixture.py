@@ -14,7 +14,7 @@ from makemore.models import FAMILIES, instance_config
 from makemore.models.contexts import Positions
 from makemore.models.files import load_model, save_model
 from makemore.models.interface import FitData
-from makemore.models.mixture import Mixture, MixtureConfig, em_weights, log_linear_weights
+from makemore.models.mixture import Mixture, MixtureConfig, check_memory, em_weights, log_linear_weights
 from makemore.models.ngram import NGramConfig
 from makemore.params import load_params
 from makemore.sampling import generate
@@ -166,6 +166,20 @@ def test_a_log_linear_mixture_refuses_a_model_that_gives_probability_0(fitted):
     assert str(error.value) == (
         "combine = log_linear: ml gives some tokens probability 0 after val's contexts, which no weight of a "
         "product can make up for: mix it linearly"
+    )
+
+
+def test_a_log_linear_fit_larger_than_the_memory_is_refused_before_it_starts(capsys):
+    check_memory(8, 21_509, 27)  # the default's: 74 MB
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ParamError) as error:
+        check_memory(8, 10**12, 27)
+    assert str(error.value).startswith(
+        "combine = log_linear needs about 3456000.0 GB for the distributions of 8 models at 1,000,000,000,000 val "
+        "positions, more than the "
+    )
+    assert str(error.value).endswith(
+        " GB of this machine: mix them linearly, which needs only each token's probability"
     )
 
 

@@ -12,6 +12,7 @@ as it is for every param here; test is not looked at.
 """
 
 import json
+import sys
 from typing import Literal
 
 import torch
@@ -20,6 +21,7 @@ from pydantic import Field, StrictInt, field_validator
 from makemore import ParamError
 from makemore.models.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.scoring import position_log_likelihoods, position_log_probs
+from makemore.models.steps import machine_memory
 from makemore.params import InstanceName
 from makemore.vocab import Vocabulary
 
@@ -70,6 +72,7 @@ class Mixture(Model):
             log_p = torch.stack([position_log_likelihoods(component, val) for component in components])
             weights, nlls = em_weights(log_p, config.iterations)
         else:
+            check_memory(len(components), len(val), data.vocab.size)
             log_p = torch.stack([position_log_probs(component, val) for component in components])
             for name, each in zip(config.of, log_p):
                 if each.isneginf().any():
@@ -163,6 +166,22 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
     else:
         nlls.append(-(weights.log().unsqueeze(1) + log_p).logsumexp(0).mean().item())
     return weights, nlls
+
+
+def check_memory(models: int, positions: int, vocab_size: int) -> None:
+    """Refuse a log-linear fit whose models' distributions at every val position, held twice while they are
+    stacked, would not fit in this machine's memory; warn when they would take more than half."""
+    needed, memory = 2 * models * positions * vocab_size * 8, machine_memory()
+    if needed <= memory // 2:
+        return
+    estimate = (
+        f"combine = log_linear needs about {needed / 1e9:.1f} GB for the distributions of {models} models at "
+        f"{positions:,} val positions, more than {'half of ' if needed <= memory else ''}the "
+        f"{memory / 1e9:.1f} GB of this machine"
+    )
+    if needed > memory:
+        raise ParamError(f"{estimate}: mix them linearly, which needs only each token's probability")
+    print(f"warning: {estimate}", file=sys.stderr)
 
 
 def log_linear(weights: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
