@@ -272,6 +272,18 @@ def test_the_readme_is_short_and_its_results_are_generated():
     assert not typed, f"numbers typed into the README's prose: {typed} (put them in a generated block)"
 
 
+def test_every_documented_override_of_a_models_param_is_one_dvc_takes():
+    """`-S models.NAME.KEY=...` sets a key the instance lists in params.yaml; `-S +models.NAME.KEY=...` adds one it
+    does not (DVC refuses `+` for a key that is there, and a plain override of one that is not)."""
+    instances = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
+    wrong = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for plus, name, key in re.findall(r"-S (\+?)models\.(\w+)\.(\w+)=", path.read_text(encoding="utf-8")):
+            if name not in instances or bool(plus) == (key in instances[name]):
+                wrong.append(f"{path.relative_to(ROOT)}: -S {plus}models.{name}.{key}")
+    assert wrong == []
+
+
 def headings(path: Path) -> set[str]:
     """The anchors GitHub gives the headings of a Markdown file."""
     found = set()
