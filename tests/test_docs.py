@@ -274,13 +274,15 @@ def test_the_readme_is_short_and_its_results_are_generated():
 
 def test_every_documented_override_of_a_models_param_is_one_dvc_takes():
     """`-S models.NAME.KEY=...` sets a key the instance lists in params.yaml; `-S +models.NAME.KEY=...` adds one it
-    does not (DVC refuses `+` for a key that is there, and a plain override of one that is not)."""
-    instances = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
+    does not (DVC refuses `+` for a key that is there, and a plain override of one that is not); so for mixtures."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     wrong = []
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for plus, name, key in re.findall(r"-S (\+?)models\.(\w+)\.(\w+)=", path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for plus, section, name, key in re.findall(r"-S (\+?)(models|mixtures)\.(\w+)\.(\w+)=", text):
+            instances = params[section]
             if name not in instances or bool(plus) == (key in instances[name]):
-                wrong.append(f"{path.relative_to(ROOT)}: -S {plus}models.{name}.{key}")
+                wrong.append(f"{path.relative_to(ROOT)}: -S {plus}{section}.{name}.{key}")
     assert wrong == []
 
 

@@ -212,18 +212,16 @@ def test_score_shows_each_tokens_probability_under_every_model(project):
     rows = score_rows(result.stdout, models)
     # the mixture's probability: its models' combined with the weights its train stage logged
     weights = json.loads((project.path / "metrics/train/mixture/metrics.json").read_text())["weights"]
-    if load_params(project.path / "params.yaml").mixtures["mixture"].get("combine") == "log_linear":
-        # the weighted product of each model's whole distribution after each context, normalised
-        vocab = load_vocab(project.path / "data/prepared/vocab.json")
-        positions = Positions.of(vocab, [word])
-        product = 0
-        for name, weight in weights.items():
-            model = load_instance(name, vocab, project.path)
-            contexts = positions.contexts(model.context_length, torch.arange(len(positions)))
-            product = product + weight * model.log_probs(contexts).double()
-        expected = product.softmax(1)[torch.arange(len(positions)), positions.targets.long()].tolist()
-    else:
-        expected = [sum(weight * float(row[f"{name} p"]) for name, weight in weights.items()) for row in rows]
+    assert load_params(project.path / "params.yaml").mixtures["mixture"]["combine"] == "log_linear"
+    # the weighted product of each model's whole distribution after each context, normalised
+    vocab = load_vocab(project.path / "data/prepared/vocab.json")
+    positions = Positions.of(vocab, [word])
+    product = 0
+    for name, weight in weights.items():
+        model = load_instance(name, vocab, project.path)
+        contexts = positions.contexts(model.context_length, torch.arange(len(positions)))
+        product = product + weight * model.log_probs(contexts).double()
+    expected = product.softmax(1)[torch.arange(len(positions)), positions.targets.long()].tolist()
     for row, mixed in zip(rows, expected, strict=True):
         assert float(row["mixture p"]) == pytest.approx(mixed, abs=1e-4)
     assert len(rows) == len(word) + 1 and [row["token"] for row in rows] == [*word, "."]

@@ -16,6 +16,7 @@ from makemore.models.files import load_model, save_model
 from makemore.models.interface import FitData
 from makemore.models.mixture import Mixture, MixtureConfig, check_memory, em_weights, log_linear_weights
 from makemore.models.ngram import NGramConfig
+from makemore.models.steps import machine_memory
 from makemore.params import load_params
 from makemore.sampling import generate
 from makemore.vocab import Vocabulary
@@ -117,7 +118,7 @@ def test_a_log_linear_mixture_is_the_normalised_weighted_product_of_its_models_a
     assert torch.allclose(mixture.log_probs(contexts).double().exp(), expected, atol=1e-6)
     of_targets = mixture.log_probs_of(contexts, test.targets).double().exp()
     assert torch.allclose(of_targets, expected[torch.arange(len(test)), test.targets], atol=1e-6)
-    # the fit's last NLL is the val NLL of the model it gives, and both beat each model and the linear mixture
+    # the fit's last NLL is the val NLL of the model it gives, below each model's
     curve = [row["val"] for row in training.curve]
     assert all(later <= earlier + 1e-12 for earlier, later in zip(curve, curve[1:]))
     assert curve[-1] == pytest.approx(score(mixture, val)["nll"], abs=1e-6)
@@ -169,9 +170,32 @@ def test_a_log_linear_mixture_refuses_a_model_that_gives_probability_0(fitted):
     )
 
 
+def test_a_token_a_model_rules_out_stays_ruled_out_in_a_product_whatever_the_models_weight(fitted):
+    vocab, trained, _, val, test = fitted
+    maximum_likelihood = NGramConfig(family="ngram", order=2, smoothing="additive", k=0.0)
+    ml = FAMILIES["ngram"].fit(maximum_likelihood, FitData(vocab, val, val, MAX_LEN)).model
+    config = MixtureConfig(family="mixture", of=["ml", "fourgram"], combine="log_linear")
+    contexts = test.contexts(3, torch.arange(len(test)))
+    ruled_out = ml.log_probs(contexts[:, 2:]).isneginf()
+    assert ruled_out.any() and not ruled_out.all(1).any()
+    for weights in ([-0.3, 1.3], [0.0, 1.0], [0.5, 0.5]):
+        components = [ml, trained["fourgram"]]
+        mixture = Mixture(config, vocab, components, torch.tensor(weights, dtype=torch.float64))
+        log_p = mixture.log_probs(contexts).double()
+        assert torch.equal(log_p.isneginf(), ruled_out) and not log_p.isnan().any()
+        assert torch.allclose(log_p.exp().sum(1), torch.ones(len(contexts), dtype=torch.float64), atol=1e-5)
+
+
 def test_a_log_linear_fit_larger_than_the_memory_is_refused_before_it_starts(capsys):
     check_memory(8, 21_509, 27)  # the default's: 74 MB
     assert capsys.readouterr().err == ""
+    # three quarters of this machine's memory: a warning (nothing is allocated here)
+    check_memory(8, int(0.75 * machine_memory()) // (2 * 8 * 27 * 8), 27)
+    warning = capsys.readouterr().err
+    assert (
+        warning.startswith("warning: combine = log_linear needs about ")
+        and " more than half of the " in warning
+    )
     with pytest.raises(ParamError) as error:
         check_memory(8, 10**12, 27)
     assert str(error.value).startswith(
@@ -258,4 +282,13 @@ def test_a_model_it_mixes_reruns_the_mixture_a_model_it_does_not_mix_leaves_it_a
     assert refused.returncode == 1 and refused.stderr.splitlines() == [
         "error: dvc.yaml: stage mix_mixture does not depend on data/models/count.pt, a model's file that "
         "mixtures.mixture.of names: add it to the stage's deps"
+    ]
+
+    # a model that rules tokens out cannot be in a product: the stage names the mixture's param in one line
+    project.set_params(mixtures__mixture__of=["trigram", "kneser_ney"], models__trigram__k=0)
+    assert stage_in_process(project.path, "train", "trigram").returncode == 0
+    refused = stage_in_process(project.path, "train", "mixture")
+    assert refused.returncode == 1 and refused.stderr.splitlines() == [
+        "error: mixtures.mixture.combine = log_linear: trigram gives some tokens probability 0 after val's "
+        "contexts, which no weight of a product can make up for: mix it linearly"
     ]

@@ -4,15 +4,14 @@
   as SRILM's compute-best-mix does: each step gives each model the mean, over the val tokens, of its share of the
   mixture's probability of the token.
 - log_linear: p(w | h) proportional to the product over k of p_k(w | h) ** weight_k, normalised over the tokens
-  (a product of experts: a token is likely where every model finds it likely). The weights, any real numbers,
-  are fitted on val by L-BFGS.
+  (a product of experts). The weights, any real numbers, are fitted on val by L-BFGS: a negative weight divides
+  the product by that model's probabilities.
 
 Either way the val NLL is convex in the weights, so the fit finds the best ones. Val is the mixture's tuning set,
 as it is for every param here; test is not looked at.
 """
 
 import json
-import sys
 from typing import Literal
 
 import torch
@@ -21,7 +20,7 @@ from pydantic import Field, StrictInt, field_validator
 from makemore import ParamError
 from makemore.models.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.scoring import position_log_likelihoods, position_log_probs
-from makemore.models.steps import machine_memory
+from makemore.models.steps import machine_memory, too_much_memory
 from makemore.params import InstanceName
 from makemore.vocab import Vocabulary
 
@@ -53,7 +52,7 @@ class Mixture(Model):
     ):
         super().__init__(config, vocab)
         self.components = components  # in the order of `of`
-        self.weights = weights  # (K,) float64, summing to 1
+        self.weights = weights  # (K,) float64: summing to 1 (linear), any real numbers (log_linear)
 
     @property
     def context_length(self) -> int:
@@ -171,22 +170,26 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
 def check_memory(models: int, positions: int, vocab_size: int) -> None:
     """Refuse a log-linear fit whose models' distributions at every val position, held twice while they are
     stacked, would not fit in this machine's memory; warn when they would take more than half."""
-    needed, memory = 2 * models * positions * vocab_size * 8, machine_memory()
-    if needed <= memory // 2:
-        return
+    needed = 2 * models * positions * vocab_size * 8
     estimate = (
         f"combine = log_linear needs about {needed / 1e9:.1f} GB for the distributions of {models} models at "
-        f"{positions:,} val positions, more than {'half of ' if needed <= memory else ''}the "
-        f"{memory / 1e9:.1f} GB of this machine"
+        f"{positions:,} val positions"
     )
-    if needed > memory:
-        raise ParamError(f"{estimate}: mix them linearly, which needs only each token's probability")
-    print(f"warning: {estimate}", file=sys.stderr)
+    too_much = too_much_memory(needed, machine_memory(), estimate, "this machine")
+    if too_much is not None:
+        raise ParamError(f"{too_much}: mix them linearly, which needs only each token's probability")
 
 
 def log_linear(weights: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-    """(K,) weights and (K, ..., V) each model's log p -> (..., V) sum_k weight_k log p_k, not yet normalised."""
-    return torch.tensordot(weights, log_p, dims=1)
+    """(K,) weights and (K, ..., V) each model's log p -> (..., V) sum_k weight_k log p_k, not yet normalised.
+
+    A token that a model gives probability 0 stays impossible, whatever that model's weight: a weight of 0 or
+    below would otherwise turn its -inf into nan or +inf. (The fit refuses such a model on val's contexts; this
+    holds for the contexts val does not have.)"""
+    ruled_out = log_p.isneginf().any(0)
+    return torch.tensordot(weights, log_p.masked_fill(log_p.isneginf(), 0.0), dims=1).masked_fill(
+        ruled_out, -torch.inf
+    )
 
 
 def log_linear_weights(

@@ -25,18 +25,14 @@ def position_log_likelihoods(model: Model, positions: Positions) -> torch.Tensor
 
 
 def position_log_probs(model: Model, positions: Positions) -> torch.Tensor:
-    """(N, V) float64: log p(every token | context) at each position, each distinct context given to the model once
-    (in the order the words first reach it, as pair_log_likelihoods does)."""
+    """(N, V) float64: log p(every token | context) at each position, each distinct context given to the model once."""
     size = model.vocab.size
     contexts, context_ids = distinct_contexts(positions, model.context_length, size)
-    first = torch.full((contexts,), len(positions)).scatter_reduce(
-        0, context_ids.long(), torch.arange(len(positions)), "amin"
-    )
-    in_text_order = first.argsort(stable=True)
+    first = first_positions(context_ids, contexts)
     chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
     log_p = torch.empty(contexts, size, dtype=torch.float64)
     for start in range(0, contexts, chunk):
-        taken = in_text_order[start : start + chunk]
+        taken = torch.arange(start, min(start + chunk, contexts))
         log_p[taken] = model.log_probs(positions.contexts(model.context_length, first[taken])).double()
     return log_p[context_ids.long()]
 
@@ -66,9 +62,7 @@ def pair_log_likelihoods(
     pairs, pair_of_position, pair_counts = numbered(
         combined(context_ids, size, positions.targets, contexts), contexts * size
     )
-    first = torch.full((contexts,), len(positions)).scatter_reduce(
-        0, context_ids.long(), torch.arange(len(positions)), "amin"
-    )
+    first = first_positions(context_ids, contexts)
     # a chunk holds whole words' prefixes: a net reads each word once
     in_text_order = first[pairs // size].argsort(stable=True)
     chunk = max(CHUNK_ENTRIES // max(size, model.context_length), 1)
@@ -79,6 +73,13 @@ def pair_log_likelihoods(
         contexts_taken = positions.contexts(model.context_length, first[codes // size])
         log_p[taken] = model.log_probs_of(contexts_taken, codes % size).double()
     return pair_counts, log_p, pair_of_position
+
+
+def first_positions(context_ids: torch.Tensor, contexts: int) -> torch.Tensor:
+    """(contexts,) the first position where each of the numbered contexts occurs, from (N,) each position's number."""
+    return torch.full((contexts,), len(context_ids)).scatter_reduce(
+        0, context_ids.long(), torch.arange(len(context_ids)), "amin"
+    )
 
 
 def split_log_likelihood(model: Model, split: Split) -> tuple[float, int, int]:

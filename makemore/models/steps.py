@@ -110,6 +110,21 @@ def machine_memory() -> int:
         return memory
 
 
+def too_much_memory(needed: int, memory: int, estimate: str, where: str) -> str | None:
+    """Nothing when `needed` bytes take at most half of `memory`, the bytes of `where` (this machine, this GPU).
+    Above half: a warning, `estimate` and how much of the memory it is. Above all of it: that sentence, returned
+    for the caller to refuse with, naming the param to blame."""
+    if needed <= memory // 2:
+        return None
+    sentence = (
+        f"{estimate}, more than {'half of ' if needed <= memory else ''}the {memory / 1e9:.1f} GB of {where}"
+    )
+    if needed <= memory:
+        print(f"warning: {sentence}", file=sys.stderr)
+        return None
+    return sentence
+
+
 class Steps:
     """Steps `start`..`total` of a training loop, with a progress bar and a forecast of a long run.
 

@@ -14,7 +14,6 @@ What a net is, and how it predicts, is makemore/models/network.py's.
 """
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,14 @@ from makemore.models.contexts import EVAL_TOKENS, IGNORED, Positions, padded_wor
 from makemore.models.distributed import Ranks, ranks
 from makemore.models.interface import FamilyConfig, FitData, Model, Training
 from makemore.models.scoring import total_log_likelihood
-from makemore.models.steps import MAX_CURVE_POINTS, Steps, machine_memory, too_large_lr, training_device
+from makemore.models.steps import (
+    MAX_CURVE_POINTS,
+    Steps,
+    machine_memory,
+    too_large_lr,
+    too_much_memory,
+    training_device,
+)
 from makemore.params import Seed
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import BOUNDARY
@@ -383,24 +389,21 @@ def check_memory(
     needed = 5 * weights + max(activations, evaluation)
     gpu = device.type == "cuda"
     memory = torch.cuda.get_device_properties(device).total_memory if gpu else machine_memory()
-    if needed <= memory // 2:
-        return
     estimate = (
         f"training would need about {needed / 1e9:.1f} GB of memory ({weights // 4:,} weights, with their "
         f"gradients, AdamW's moments and the best ones: {5 * weights / 1e9:.1f} GB; the activations of a batch: "
         f"{activations / 1e9:.1f} GB, or of {EVAL_TOKENS:,} positions read at once to measure val: "
-        f"{evaluation / 1e9:.1f} GB), more than {'half of ' if needed <= memory else ''}the "
-        f"{memory / 1e9:.1f} GB of {'this GPU' if gpu else 'this machine'}"
+        f"{evaluation / 1e9:.1f} GB)"
     )
-    if needed <= memory:
-        print(f"warning: {estimate}", file=sys.stderr)
+    too_much = too_much_memory(needed, memory, estimate, "this GPU" if gpu else "this machine")
+    if too_much is None:
         return
     sizes = {
         key: value for key, value in config if key not in TrainingConfig.model_fields and type(value) is int
     }
     batch_to_blame = activations >= evaluation and activations > 5 * weights  # or the net's size
     blamed = "batch_size" if batch_to_blame or not sizes else max(sizes, key=sizes.get)
-    raise ParamError(f"{blamed} = {getattr(config, blamed)} is too large: {estimate}")
+    raise ParamError(f"{blamed} = {getattr(config, blamed)} is too large: {too_much}")
 
 
 def training_bytes(build_net: Callable[[], nn.Module], batch_size: int, width: int) -> tuple[int, int]:
