@@ -186,9 +186,11 @@ def log_linear(weights: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
     A token that a model gives probability 0 stays impossible, whatever that model's weight: a weight of 0 or
     below would otherwise turn its -inf into nan or +inf. (The fit refuses such a model on val's contexts; this
     holds for the contexts val does not have.)"""
-    ruled_out = log_p.isneginf().any(0)
-    return torch.tensordot(weights, log_p.masked_fill(log_p.isneginf(), 0.0), dims=1).masked_fill(
-        ruled_out, -torch.inf
+    ruled_out = log_p.isneginf()
+    if not ruled_out.any():  # the fit's case, and every smoothed model's: no copy of the distributions
+        return torch.tensordot(weights, log_p, dims=1)
+    return torch.tensordot(weights, log_p.masked_fill(ruled_out, 0.0), dims=1).masked_fill(
+        ruled_out.any(0), -torch.inf
     )
 
 
