@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-from helpers import BIN, Project, commit_all, copy_project, without_networks  # noqa: E402
+from helpers import BIN, Project, commit_all, copy_project, small_ladder  # noqa: E402
 
 # The venv's `python` and `dvc` first on PATH, as `make test` has them, for the commands that tests run in
 # this process (makemore.tune calls `dvc`, and DVC runs the stages with `python`) and in subprocesses.
@@ -27,7 +27,7 @@ os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 @pytest.fixture(scope="session")
 def reproduced_template(tmp_path_factory, worker_id) -> Path:
     """The project as committed (the default data), fully reproduced once with the real `dvc repro` and committed;
-    its neural models trained for a few steps only (without_networks), where the committed ones take minutes.
+    without its neural models, whose training takes minutes, and the other models small_ladder leaves out.
 
     The one full run of the session, shared by every pytest-xdist worker: the first to get here builds it
     under a file lock, the others wait for it. Tests that change something work on a copy (`project`).
@@ -42,7 +42,7 @@ def reproduced_template(tmp_path_factory, worker_id) -> Path:
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
             project = copy_project(building, words=None)
-            without_networks(project.path)
+            small_ladder(project.path)
             project.repro()
             commit_all(project, "reproduced")
             building.rename(path)

@@ -218,7 +218,7 @@ def test_a_log_linear_fit_larger_than_the_memory_is_refused_before_it_starts(cap
         (
             {"of": ["count", "gpt"]},
             "mixtures.mixture.of: 'gpt' is not a model under `models:` (its models: count, nn, trigram, "
-            "trigram_nn, kneser_ney, mlp, wavenet, bow, rnn, gru, lstm, transformer)",
+            "trigram_nn, kneser_ney, kneser_ney_10, mlp, wavenet, bow, rnn, gru, lstm, transformer)",
         ),
         (
             {"of": ["count", "nn"], "iterations": 0},
@@ -260,7 +260,7 @@ def test_a_mixture_and_a_model_of_one_name_are_refused(tmp_path):
 def test_a_model_it_mixes_reruns_the_mixture_a_model_it_does_not_mix_leaves_it_and_an_undeclared_one_is_refused(
     project,
 ):
-    """The shared project's mixture mixes the trigram and Kneser-Ney models (helpers.without_networks)."""
+    """The shared project's mixture mixes the trigram and Kneser-Ney models (helpers.small_ladder)."""
     mixed = json.loads((project.path / "metrics/evaluate/mixture.json").read_text())["val"]["nll"]
     for name in ("trigram", "kneser_ney"):
         alone = json.loads((project.path / f"metrics/evaluate/{name}.json").read_text())["val"]["nll"]
