@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from makemore.params import load_params
+from makemore.params import load_params, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED, COMMANDS, TRAINED = "committed", "commands", "trained"
@@ -105,7 +105,7 @@ class GenerationError(Exception):
 
 
 def read_yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return parse_yaml(path.read_text(encoding="utf-8"))  # as DVC reads params.yaml and dvc.yaml (YAML 1.2)
 
 
 def read_json(path: Path) -> dict:

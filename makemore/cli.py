@@ -92,9 +92,10 @@ def top_words(args: argparse.Namespace) -> None:
     constraints = {name: vars(args)[name] for name in Constraints.model_fields}
     found = project.load(name).most_likely(args.num, args.per_token, **constraints)
     order = "NLL per token" if args.per_token else "probability"
-    print(f"the {args.num} most likely words under {name} by {order}, in exact order:")
-    print(f"{'rank':>4}  {'word':<{WORD_COLUMN}} {'p':>11} {'NLL per token':>13}")
     for rank, (word, log_p) in enumerate(found, 1):
+        if rank == 1:  # the header waits for the first word: a search that finds none prints its error alone
+            print(f"the {args.num} most likely words under {name} by {order}, in exact order:")
+            print(f"{'rank':>4}  {'word':<{WORD_COLUMN}} {'p':>11} {'NLL per token':>13}")
         print(f"{rank:>4}  {word:<{WORD_COLUMN}} {math.exp(log_p):11.4e} {-log_p / (len(word) + 1):13.4f}")
 
 

@@ -4,6 +4,7 @@ import io
 import sys
 
 import torch
+from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
@@ -37,14 +38,7 @@ def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, divergin
     else:
         cmap, norm = "Blues", Normalize(vmin=0.0, vmax=limit)
     image = ax.imshow(values.numpy(), cmap=cmap, norm=norm)
-    # Each label lies within its cell, so the layout need not measure them (in_layout=False): the figure is the same.
-    for i, row in enumerate(values.tolist()):
-        for j, value in enumerate(row):
-            # black text is hard to read on the darkest shades, far from 0: write in white there
-            color = "white" if abs(value) > 0.6 * limit else "black"
-            style = dict(ha="center", color=color, fontsize=8, in_layout=False)
-            ax.text(j, i, labels[i] + labels[j], va="bottom", **style)
-            ax.text(j, i, format(value, fmt), va="top", **style)
+    label_cells(ax, values, labels, fmt, limit)
     ax.set_title(title, fontsize=14)
     ax.axis("off")
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
@@ -53,6 +47,18 @@ def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, divergin
     # the image; the layout is done, so none is needed
     fig.set_layout_engine(None)
     return fig
+
+
+def label_cells(ax: Axes, values: torch.Tensor, labels: list[str], fmt: str, limit: float) -> None:
+    """Each cell's bigram above its value formatted with `fmt`. Each label lies within its cell, so the layout need
+    not measure them (in_layout=False): the figure is the same, drawn sooner."""
+    for i, row in enumerate(values.tolist()):
+        for j, value in enumerate(row):
+            # black text is hard to read on the darkest shades, far from 0: write in white there
+            color = "white" if abs(value) > 0.6 * limit else "black"
+            style = dict(ha="center", color=color, fontsize=8, in_layout=False)
+            ax.text(j, i, labels[i] + labels[j], va="bottom", **style)
+            ax.text(j, i, format(value, fmt), va="top", **style)
 
 
 def png(fig: Figure) -> bytes:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,6 +19,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from ruamel.yaml import YAML, YAMLError
 
 from makemore import MakemoreError
 
@@ -151,10 +151,11 @@ class Params(Section):
     split: Split
     # each checked by its family (makemore.models)
     models: dict[InstanceName, dict[str, Any]] = Field(min_length=1)
-    # mixtures of the models, each checked by makemore/models/mixture.py
-    mixtures: dict[InstanceName, dict[str, Any]] = {}
+    # mixtures of the models, each checked by makemore/models/mixture.py; `mixtures: {}` for none (the section is
+    # a param of dvc.yaml's compare stage, as `compare` is: DVC refuses to run it without them)
+    mixtures: dict[InstanceName, dict[str, Any]]
     sample: Sample
-    compare: Compare = Compare()
+    compare: Compare
 
     @model_validator(mode="after")
     def names_once(self) -> "Params":
@@ -171,12 +172,18 @@ class Params(Section):
         return self.models | {name: {"family": "mixture", **given} for name, given in self.mixtures.items()}
 
 
+def parse_yaml(text: str) -> Any:
+    """YAML read as DVC reads params.yaml (YAML 1.2, ruamel.yaml's safe loader): a value DVC writes there, such as
+    `1e-06` for `dvc exp run -S KEY=0.000001`, is the number it wrote, not the string YAML 1.1 makes of it."""
+    return YAML(typ="safe").load(text)
+
+
 def read_params(path: str | Path = PARAMS_FILE) -> dict:
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return parse_yaml(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MakemoreError(f"{path}: no such file") from None
-    except yaml.YAMLError as e:
+    except YAMLError as e:
         where = f":{e.problem_mark.line + 1}" if getattr(e, "problem_mark", None) else ""
         raise MakemoreError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
 

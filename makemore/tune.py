@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
+from ruamel.yaml import YAMLError
 
 from makemore import MakemoreError, handle_interrupts
 from makemore.artifacts import write_json, write_text
 from makemore.models import FAMILIES
-from makemore.params import load_params, positive_int, validated
+from makemore.params import load_params, parse_yaml, positive_int, validated
 from makemore.vocab import SPLITS
 
 DEFAULT_SWEEPS = {  # the exercises' sweeps: the trigram's k, the trigram net's reg, and the Kneser-Ney order
@@ -90,19 +90,13 @@ def checked_sweeps(sweeps: list[list[str]]) -> dict[str, list[object]]:
 
 
 def sweep_value(param: str, text: str) -> object:
-    """`text` read as YAML, but a number that YAML 1.1 reads as a string (`1e-3`, without a dot) is a number."""
+    """`text` read as YAML, as DVC reads the params.yaml it writes the value into (`1e-3` is a number)."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as e:
+        return parse_yaml(text)
+    except YAMLError as e:
         raise MakemoreError(
             f"--sweep {param}: {text!r} is not valid YAML ({getattr(e, 'problem', e)})"
         ) from None
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 def experiments_of_head() -> list[dict]:

@@ -2,6 +2,7 @@
 fitted on val."""
 
 import json
+import math
 import shutil
 
 import pytest
@@ -94,11 +95,29 @@ def test_em_finds_the_weights_of_the_lowest_nll_a_grid_search_finds():
     assert nlls[0] == pytest.approx(nll_of[5_000].item(), abs=1e-12)  # EM starts from equal weights
 
 
-def test_em_leaves_out_a_position_no_model_can_give():
+def test_em_fits_on_the_positions_some_model_can_give_and_reports_the_infinite_nll_of_all():
     log_p = torch.tensor([[-1.0, -2.0, -torch.inf], [-2.0, -1.0, -torch.inf]], dtype=torch.float64)
     weights, nlls = em_weights(log_p, iterations=100)
     assert weights.tolist() == pytest.approx([0.5, 0.5])
-    assert nlls[-1] == pytest.approx(-torch.tensor([0.5 * (torch.e**-1 + torch.e**-2)]).log().item())
+    # the third position has probability 0 whatever the weights: the mixture's NLL there, and so on val, is infinite
+    assert nlls and all(nll == math.inf for nll in nlls)
+
+
+def test_a_fit_that_runs_out_of_iterations_while_still_gaining_says_so(capsys):
+    generator = torch.Generator().manual_seed(0)
+    log_p = torch.rand(2, 2000, generator=generator, dtype=torch.float64).log()
+    em_weights(log_p, iterations=2)
+    warning = capsys.readouterr().err
+    assert warning.startswith("warning: iterations = 2: the fit's last step still lowered the val NLL by ")
+    assert warning.endswith(" nats, so its weights are not yet the best: raise iterations\n")
+    em_weights(log_p, iterations=10_000)  # it settles long before
+    assert capsys.readouterr().err == ""
+    targets = torch.randint(0, 5, (2000,), generator=generator)
+    distributions = torch.rand(2, 2000, 5, generator=generator, dtype=torch.float64).log_softmax(-1)
+    log_linear_weights(distributions, targets, iterations=1)
+    assert capsys.readouterr().err.startswith("warning: iterations = 1: ")
+    log_linear_weights(distributions, targets, iterations=1000)
+    assert capsys.readouterr().err == ""
 
 
 def test_a_log_linear_mixture_is_the_normalised_weighted_product_of_its_models_and_round_trips(

@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from dvc.repo import Repo
 from helpers import ROOT, Project, call, commit_all, run
 
 from makemore import cli
 from makemore.api import load_file
 from makemore.models.files import model_file
-from makemore.params import load_params
+from makemore.params import load_params, read_params
 
 
 @pytest.fixture
@@ -77,19 +76,21 @@ def test_a_teammate_pulls_the_models_instead_of_training_and_shares_experiments_
     assert model.name == "kneser_ney"
     assert model.sample(5) == makemore(project.path, "sample", "--model", "kneser_ney", "--num", "5").split()
 
-    # an experiment (one model's param: only its branch runs), pushed with its models and pulled by the teammate
-    ran = project.dvc("exp", "run", "--name", "count-k-half", "--set-param", "models.count.k=0.5").stdout
+    # an experiment (one model's param: only its branch runs), pushed with its models and pulled by the teammate;
+    # DVC writes its value as `5e-05`, which YAML 1.1 would read as a string
+    ran = project.dvc("exp", "run", "--name", "count-k-tiny", "--set-param", "models.count.k=0.00005").stdout
     assert set(re.findall(r"^Running stage '([^']+)'", ran, flags=re.M)) == {
         "train@count",
         "evaluate@count",
         "sample@count",
         "compare",
     }
-    project.dvc("exp", "push", "origin", "count-k-half")
-    teammate.dvc("exp", "pull", "origin", "count-k-half")
-    assert teammate.dvc("exp", "list", "--name-only").stdout.split() == ["count-k-half"]
-    teammate.dvc("exp", "apply", "count-k-half")
-    assert yaml.safe_load((teammate.path / "params.yaml").read_text())["models"]["count"]["k"] == 0.5
+    assert "k: 5e-05" in (project.path / "params.yaml").read_text()
+    project.dvc("exp", "push", "origin", "count-k-tiny")
+    teammate.dvc("exp", "pull", "origin", "count-k-tiny")
+    assert teammate.dvc("exp", "list", "--name-only").stdout.split() == ["count-k-tiny"]
+    teammate.dvc("exp", "apply", "count-k-tiny")
+    assert read_params(teammate.path / "params.yaml")["models"]["count"]["k"] == 0.00005
     for path in ("metrics/evaluate/count.json", "data/models/count.pt"):
         assert (teammate.path / path).read_bytes() == (project.path / path).read_bytes()
     assert "Data and pipelines are up to date" in teammate.dvc("status").stdout

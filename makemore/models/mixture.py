@@ -7,11 +7,14 @@
   (a product of experts). The weights, any real numbers, are fitted on val by L-BFGS: a negative weight divides
   the product by that model's probabilities.
 
-Either way the val NLL is convex in the weights, so the fit finds the best ones. Val is the mixture's tuning set,
-as it is for every param here; test is not looked at.
+Either way the val NLL is convex in the weights, so every step of the fit heads for the best ones; it stops once a
+step gains under SETTLED nats, or after `iterations` steps, with a warning if the last still gained more (EM is slow
+where the best weight of a model is 0). Val is the mixture's tuning set, as it is for every param here; test is not
+looked at.
 """
 
 import json
+import sys
 from typing import Literal
 
 import torch
@@ -146,13 +149,26 @@ class Mixture(Model):
         return cls(config, vocab, components, weights)
 
 
+def warn_if_unsettled(nlls: list[float], iterations: int) -> None:
+    """Say so when the fit used all its steps and the last one still gained: the weights are not yet the best."""
+    gain = nlls[-2] - nlls[-1] if len(nlls) == iterations + 1 else 0.0
+    if gain >= SETTLED:
+        print(
+            f"warning: iterations = {iterations}: the fit's last step still lowered the val NLL by {gain:.1e} nats, "
+            "so its weights are not yet the best: raise iterations",
+            file=sys.stderr,
+        )
+
+
 def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list[float]]:
     """(K, N) float64 log p of each of K models at N val positions -> the weights of the mixture of highest
     likelihood, found by EM from equal weights, and the mixture's NLL per token before each step and after the last.
 
-    A position no model gives any probability adds infinity to the NLL, whatever the weights: EM leaves it out.
+    A position no model gives any probability makes the NLL infinite, whatever the weights: EM fits the weights on
+    the other positions, and the NLLs it returns are infinite, as the mixture's is on val.
     """
-    log_p = log_p[:, log_p.logsumexp(0) > -torch.inf]
+    possible = log_p.logsumexp(0) > -torch.inf
+    log_p = log_p[:, possible]
     weights = torch.full((len(log_p),), 1 / len(log_p), dtype=torch.float64)
     nlls = []
     for _ in range(iterations):
@@ -164,6 +180,9 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
         weights = (joint - mixture).exp().mean(1)  # each model's mean share of the tokens' probability
     else:
         nlls.append(-(weights.log().unsqueeze(1) + log_p).logsumexp(0).mean().item())
+    warn_if_unsettled(nlls, iterations)
+    if not possible.all():
+        nlls = [torch.inf] * len(nlls)
     return weights, nlls
 
 
@@ -225,4 +244,5 @@ def log_linear_weights(
     else:
         with torch.no_grad():
             nlls.append(nll(weights).item())
+    warn_if_unsettled(nlls, iterations)
     return weights.detach(), nlls
