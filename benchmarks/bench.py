@@ -28,7 +28,7 @@ from makemore.models.contexts import Positions
 from makemore.models.interface import FitData
 from makemore.models.ngram import NGram, NGramConfig
 from makemore.models.onelayer import data_loss, maximum_likelihood_nll
-from makemore.params import load_params
+from makemore.params import load_params, read_params
 from makemore.splits import split_words
 from makemore.vocab import SPLITS, Vocabulary
 
@@ -127,7 +127,7 @@ def notebook_experiment(words: list[str], val: list[str], stoi: dict[str, int], 
 def pipeline_experiment(project: Path, k: float) -> float:
     """The same experiment in the pipeline: models.count.k edited in params.yaml, then `dvc repro` (the branch of
     the count model reruns: train, evaluate, sample); the seconds it takes."""
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = read_params(project / "params.yaml")
     params["models"]["count"]["k"] = k
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return timed(["dvc", "repro", *EXPERIMENT_TARGETS], project)

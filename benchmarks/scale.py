@@ -25,6 +25,7 @@ import yaml
 
 from makemore.artifacts import read_words
 from makemore.bigram import count_bigrams
+from makemore.params import read_params
 from makemore.vocab import BOUNDARY, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +120,7 @@ def main() -> None:
     )
     sizes = parser.parse_args().sizes
     gpu = torch.cuda.is_available()
-    params_gru = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]["gru"]
+    params_gru = read_params(ROOT / "params.yaml")["models"]["gru"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
@@ -135,7 +136,7 @@ def main() -> None:
             (workdir / "data").mkdir(parents=True)
             with (tmp / "corpus.txt").open("rb") as corpus, (workdir / "data/words.txt").open("wb") as words:
                 words.writelines(itertools.islice(corpus, size))  # its first lines
-            params = yaml.safe_load((ROOT / "params.yaml").read_text())
+            params = read_params(ROOT / "params.yaml")
             params["data"]["path"] = "data/words.txt"
             params["models"] = {name: params["models"][name] for name in MODELS}
             params["models"]["gru"] = params_gru | GRU_TRAINING | {"device": "auto", "processes": "auto"}

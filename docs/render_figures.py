@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 import vl_convert
-import yaml
 from PIL import Image, PngImagePlugin
+
+from makemore.params import read_params
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path("docs/figures")
@@ -31,7 +32,7 @@ def page_digest(root: Path) -> str:
     """sha256 of what the screenshot shows: the page and its server, and each model's params and metrics."""
     digest = hashlib.sha256((root / "makemore/explore.html").read_bytes())
     digest.update((root / "makemore/serve.py").read_bytes())
-    models = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["models"]
+    models = read_params(root / "params.yaml")["models"]
     digest.update(json.dumps(models, sort_keys=True).encode())
     for name in models:
         digest.update((root / f"metrics/evaluate/{name}.json").read_bytes())

@@ -92,11 +92,17 @@ def top_words(args: argparse.Namespace) -> None:
     constraints = {name: vars(args)[name] for name in Constraints.model_fields}
     found = project.load(name).most_likely(args.num, args.per_token, **constraints)
     order = "NLL per token" if args.per_token else "probability"
-    for rank, (word, log_p) in enumerate(found, 1):
-        if rank == 1:  # the header waits for the first word: a search that finds none prints its error alone
+    shown = 0
+    for shown, (word, log_p) in enumerate(found, 1):
+        if shown == 1:  # the header waits for the first word: a search that finds none prints its error alone
             print(f"the {args.num} most likely words under {name} by {order}, in exact order:")
             print(f"{'rank':>4}  {'word':<{WORD_COLUMN}} {'p':>11} {'NLL per token':>13}")
-        print(f"{rank:>4}  {word:<{WORD_COLUMN}} {math.exp(log_p):11.4e} {-log_p / (len(word) + 1):13.4f}")
+        print(f"{shown:>4}  {word:<{WORD_COLUMN}} {math.exp(log_p):11.4e} {-log_p / (len(word) + 1):13.4f}")
+    if shown == 0:
+        raise MakemoreError(f"{name}: no word it can give meets the constraints")
+    if shown < args.num:  # the search went through every word that meets them
+        sys.stdout.flush()
+        print(f"only {shown} words it can give meet the constraints", file=sys.stderr)
 
 
 def chosen_model(project: Project, chosen: str | None) -> str:

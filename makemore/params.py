@@ -30,7 +30,8 @@ MAX_LENGTH = 1000  # the longest word kept or sampled: bounds the rows of the co
 Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
 Length = Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH)]
 # a file name and a dvc stage name
-InstanceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+PLAIN_NAME = r"^[A-Za-z0-9_-]+$"
+InstanceName = Annotated[str, StringConstraints(pattern=PLAIN_NAME)]
 
 
 class Section(BaseModel):
@@ -85,7 +86,8 @@ class Sample(Section):
     )
 
 
-LengthRange = Annotated[str, StringConstraints(pattern=r"^[0-9]*:[0-9]*$")]
+LENGTH_RANGE = r"^[0-9]*:[0-9]*$"
+LengthRange = Annotated[str, StringConstraints(pattern=LENGTH_RANGE)]
 
 
 class Constraints(Section):
@@ -203,6 +205,13 @@ def validated(schema: type[BaseModel], raw: object, path: str | Path, loc: tuple
         raise MakemoreError(f"{path}: {describe(first, schema, loc, raw)}") from None
 
 
+# The sections that dvc.yaml's compare stage reads, which may be empty but must be there
+EMPTY_SECTIONS = {
+    "mixtures": " (`mixtures: {}` for none, and no mix_NAME stage in dvc.yaml)",
+    "compare": " (`compare: {}` for its defaults)",
+}
+
+
 def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...], raw: object = None) -> str:
     key = ".".join(str(part) for part in (*loc, *error["loc"]))
     if error["type"] == "extra_forbidden":
@@ -214,11 +223,15 @@ def describe(error: dict, schema: type[BaseModel], loc: tuple[str, ...], raw: ob
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
         return f"unknown key {key!r} ({hint})"
     if error["type"] == "missing":
-        return f"missing key {key!r}"
+        return f"missing key {key!r}" + EMPTY_SECTIONS.get(key, "")
     if error["type"] in ("model_type", "dict_type"):
         return f"{key or 'the file'} must be a mapping of keys to values, not {error['input']!r}"
-    if error["type"] == "string_pattern_mismatch":
+    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == PLAIN_NAME:
         return f"models: the name {error['input']!r} is not a plain name (letters, digits, _ and - only)"
+    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == LENGTH_RANGE:
+        return (
+            f"{key} = {error['input']!r} is invalid: give MIN:MAX, either one may be left out (5:7, 5:, :7)"
+        )
     if error["type"] == "value_error":  # a check across keys: its message names them
         return f"{key}: {error['ctx']['error']}" if loc else str(error["ctx"]["error"])
     key = ".".join(str(part) for part in (*loc, *in_file(raw, error["loc"])))

@@ -9,7 +9,6 @@ started here; rank 0 writes the outputs.
 import time
 from pathlib import Path
 
-import yaml
 from dvclive import Live
 
 import makemore
@@ -23,7 +22,7 @@ from makemore.models.interface import FamilyConfig, FitData
 from makemore.models.mixture import MixtureConfig
 from makemore.models.steps import training_device
 from makemore.models.training import TrainingConfig
-from makemore.params import Params, load_params
+from makemore.params import Params, load_params, parse_yaml
 from makemore.tensorfiles import Checkpoint
 from makemore.vocab import load_vocab
 
@@ -95,7 +94,7 @@ def declared_mixture(name: str, config: MixtureConfig, params: Params) -> list[s
     DVC takes no list of deps from params.yaml, so a mixture's stage is written out in dvc.yaml with the files of
     the models it mixes; run with one missing, DVC would not rerun the mixture when that model changes.
     """
-    stage = yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8"))["stages"].get(f"mix_{name}")
+    stage = parse_yaml(Path("dvc.yaml").read_text(encoding="utf-8"))["stages"].get(f"mix_{name}")
     if stage is None:
         raise MakemoreError(f"dvc.yaml: no stage mix_{name} for mixtures.{name}: write one as mix_mixture is")
     for path in (model_file(model, params) for model in config.of):

@@ -102,18 +102,18 @@ def network_models(folder: Path) -> set[str]:
 
 # A count model the shared project leaves out: the mixture's second Kneser-Ney, whose 11 MB file would ride along
 # in every copy of the project, for code that kneser_ney runs too.
-LEFT_OUT = {"kneser_ney_10"}
+LEFT_OUT_OF_SHARED_PROJECT = {"kneser_ney_10"}
 
 
 def small_ladder(folder: Path) -> None:
-    """Drop the neural models from folder/params.yaml: their full training takes minutes (tests/test_networks.py
-    runs their stages on tiny instances); and those of LEFT_OUT. The default mixture then mixes the trigram and
-    Kneser-Ney models."""
+    """Drop from folder/params.yaml the neural models, whose full training takes minutes (tests/test_networks.py
+    runs their stages on tiny instances), and the models of LEFT_OUT_OF_SHARED_PROJECT. The default mixture then
+    mixes the trigram and Kneser-Ney models."""
     params = yaml.safe_load((folder / "params.yaml").read_text())
     params["models"] = {
         name: model
         for name, model in params["models"].items()
-        if model["family"] not in NETWORK_FAMILIES and name not in LEFT_OUT
+        if model["family"] not in NETWORK_FAMILIES and name not in LEFT_OUT_OF_SHARED_PROJECT
     }
     params["mixtures"]["mixture"]["of"] = ["trigram", "kneser_ney"]
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -515,13 +515,19 @@ def test_a_misspelt_section_is_named_before_the_missing_one(workdir):
         load_params(workdir / "params.yaml")
 
 
-@pytest.mark.parametrize("section", ["mixtures", "compare"])
-def test_a_section_of_the_compare_stages_params_must_be_there_even_if_empty(workdir, section):
+@pytest.mark.parametrize(
+    ("section", "hint"),
+    [
+        ("mixtures", "`mixtures: {}` for none, and no mix_NAME stage in dvc.yaml"),
+        ("compare", "`compare: {}` for its defaults"),
+    ],
+)
+def test_a_section_of_the_compare_stages_params_must_be_there_even_if_empty(workdir, section, hint):
     """DVC refuses to run the compare stage without it: the project says so first, in every stage."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     del params[section]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    assert_fails_with(stage_in_process(workdir, "prepare"), f"params.yaml: missing key '{section}'")
+    assert_fails_with(stage_in_process(workdir, "prepare"), f"params.yaml: missing key '{section}' ({hint})")
 
 
 def test_a_bad_param_stops_the_stage_that_uses_it_in_one_line(workdir):

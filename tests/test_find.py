@@ -215,6 +215,23 @@ def test_an_impossible_constraint_gets_one_line_from_the_cli(shared):
         assert (code, out) == (1, "") and err.splitlines() == [
             "error: kneser_ney: the constraints: prefix = 'zzzzzz' has 6 characters: no word of at most 3 has it"
         ]
+        code, out, err = makemore(shared, command, "--model", "kneser_ney", "--length", "5")
+        assert (code, out) == (1, "") and err.splitlines() == [
+            "error: kneser_ney: the constraints: length = '5' is invalid: give MIN:MAX, either one may be left out "
+            "(5:7, 5:, :7)"
+        ]
+
+
+def test_top_says_when_no_word_or_fewer_words_than_asked_meet_the_constraints(shared):
+    # one-character words that start with q and end with z: none
+    code, out, err = makemore(
+        shared, "top", "--model", "count", "--length", "1:1", "--prefix", "q", "--suffix", "z"
+    )
+    assert (code, out, err) == (1, "", "error: count: no word it can give meets the constraints\n")
+    letters = {char for word in default_words() for char in word}
+    code, out, err = makemore(shared, "top", "--model", "count", "--num", "100", "--length", "1:1")
+    assert code == 0 and {line.split()[1] for line in out.splitlines()[2:]} == letters
+    assert err == f"only {len(letters)} words it can give meet the constraints\n"
 
 
 @pytest.fixture(scope="module")

@@ -101,6 +101,8 @@ def test_em_fits_on_the_positions_some_model_can_give_and_reports_the_infinite_n
     assert weights.tolist() == pytest.approx([0.5, 0.5])
     # the third position has probability 0 whatever the weights: the mixture's NLL there, and so on val, is infinite
     assert nlls and all(nll == math.inf for nll in nlls)
+    with pytest.raises(ParamError, match="^of: no model it names gives any val token a probability"):
+        em_weights(log_p[:, 2:], iterations=100)
 
 
 def test_a_fit_that_runs_out_of_iterations_while_still_gaining_says_so(capsys):

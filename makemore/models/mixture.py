@@ -14,6 +14,7 @@ looked at.
 """
 
 import json
+import math
 import sys
 from typing import Literal
 
@@ -168,6 +169,8 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
     the other positions, and the NLLs it returns are infinite, as the mixture's is on val.
     """
     possible = log_p.logsumexp(0) > -torch.inf
+    if not possible.any():
+        raise ParamError("of: no model it names gives any val token a probability: no weights can be fitted")
     log_p = log_p[:, possible]
     weights = torch.full((len(log_p),), 1 / len(log_p), dtype=torch.float64)
     nlls = []
@@ -182,7 +185,7 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
         nlls.append(-(weights.log().unsqueeze(1) + log_p).logsumexp(0).mean().item())
     warn_if_unsettled(nlls, iterations)
     if not possible.all():
-        nlls = [torch.inf] * len(nlls)
+        nlls = [math.inf] * len(nlls)
     return weights, nlls
 
 
