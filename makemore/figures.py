@@ -43,7 +43,7 @@ def grid(values: torch.Tensor, labels: list[str], title: str, fmt: str, divergin
     ax.axis("off")
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     fig.tight_layout()
-    # tight_layout leaves a placeholder layout engine, for which savefig draws every label once more before drawing
+    # tight_layout leaves a stand-in layout engine set, for which savefig draws every label once more before drawing
     # the image; the layout is done, so none is needed
     fig.set_layout_engine(None)
     return fig

@@ -16,6 +16,7 @@ looked at.
 import json
 import math
 import sys
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -150,15 +151,22 @@ class Mixture(Model):
         return cls(config, vocab, components, weights)
 
 
-def warn_if_unsettled(nlls: list[float], iterations: int) -> None:
-    """Say so when the fit used all its steps and the last one still gained: the weights are not yet the best."""
-    gain = nlls[-2] - nlls[-1] if len(nlls) == iterations + 1 else 0.0
-    if gain >= SETTLED:
-        print(
-            f"warning: iterations = {iterations}: the fit's last step still lowered the val NLL by {gain:.1e} nats, "
-            "so its weights are not yet the best: raise iterations",
-            file=sys.stderr,
-        )
+def settled_steps(nll: Callable[[], float], step: Callable[[], object], iterations: int) -> list[float]:
+    """The NLL before the first step and after each of at most `iterations` steps, which stop once one lowers it by
+    under SETTLED nats. A fit that used all its steps while the last still gained more says so: its weights are not
+    yet the best."""
+    nlls = [nll()]
+    for _ in range(iterations):
+        step()
+        nlls.append(nll())
+        if nlls[-2] - nlls[-1] < SETTLED:
+            return nlls
+    print(
+        f"warning: iterations = {iterations}: the fit's last step still lowered the val NLL by "
+        f"{nlls[-2] - nlls[-1]:.1e} nats, so its weights are not yet the best: raise iterations",
+        file=sys.stderr,
+    )
+    return nlls
 
 
 def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list[float]]:
@@ -173,17 +181,18 @@ def em_weights(log_p: torch.Tensor, iterations: int) -> tuple[torch.Tensor, list
         raise ParamError("of: no model it names gives any val token a probability: no weights can be fitted")
     log_p = log_p[:, possible]
     weights = torch.full((len(log_p),), 1 / len(log_p), dtype=torch.float64)
-    nlls = []
-    for _ in range(iterations):
-        joint = weights.log().unsqueeze(1) + log_p  # (K, N) log weight_k p_k
-        mixture = joint.logsumexp(0)  # (N,)
-        nlls.append(-mixture.mean().item())
-        if len(nlls) > 1 and nlls[-2] - nlls[-1] < SETTLED:
-            break
-        weights = (joint - mixture).exp().mean(1)  # each model's mean share of the tokens' probability
-    else:
-        nlls.append(-(weights.log().unsqueeze(1) + log_p).logsumexp(0).mean().item())
-    warn_if_unsettled(nlls, iterations)
+
+    def joint() -> torch.Tensor:
+        return weights.log().unsqueeze(1) + log_p  # (K, N) log weight_k p_k
+
+    def step() -> None:
+        nonlocal weights
+        each = joint()
+        weights = (
+            (each - each.logsumexp(0)).exp().mean(1)
+        )  # each model's mean share of the tokens' probability
+
+    nlls = settled_steps(lambda: -joint().logsumexp(0).mean().item(), step, iterations)
     if not possible.all():
         nlls = [math.inf] * len(nlls)
     return weights, nlls
@@ -237,15 +246,9 @@ def log_linear_weights(
         loss.backward()
         return loss
 
-    nlls = []
-    for _ in range(iterations):
+    def value() -> float:
         with torch.no_grad():
-            nlls.append(nll(weights).item())
-        if len(nlls) > 1 and nlls[-2] - nlls[-1] < SETTLED:
-            break
-        optimizer.step(closure)
-    else:
-        with torch.no_grad():
-            nlls.append(nll(weights).item())
-    warn_if_unsettled(nlls, iterations)
+            return nll(weights).item()
+
+    nlls = settled_steps(value, lambda: optimizer.step(closure), iterations)
     return weights.detach(), nlls
